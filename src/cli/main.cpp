@@ -1,6 +1,14 @@
-#include <cstdio>
+#include <CLI/CLI.hpp>
 
-int main() {
-  std::puts("oncemq");
-  return 0;
+#include "cli/commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"oncemq: a durable, Kafka-compatible message bus whose business effects happen once"};
+  app.require_subcommand(1);
+  int exit_code = 0;
+  oncemq::cli::AddBrokerCommand(app, &exit_code);
+  oncemq::cli::AddTopicCommands(app, &exit_code);
+  oncemq::cli::AddBenchCommands(app, &exit_code);
+  CLI11_PARSE(app, argc, argv);
+  return exit_code;
 }
