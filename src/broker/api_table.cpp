@@ -19,7 +19,9 @@ constexpr ApiEntry kApis[] = {
 };
 }  // namespace
 
-std::span<const ApiEntry> ApiTable() { return kApis; }
+std::span<const ApiEntry> ApiTable() {
+  return kApis;
+}
 
 const ApiEntry* FindApi(int16_t api_key) {
   for (const auto& api : kApis) {

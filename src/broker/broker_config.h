@@ -20,8 +20,9 @@ struct BrokerConfig {
   bool auto_create_topics = true;
   int32_t max_frame_bytes = 100 * 1024 * 1024;  // refuse bigger requests before buffering them
   int64_t retention_check_ms = 60'000;
-  size_t max_in_flight_per_connection = 64;  // pipelined requests a connection may queue before we stop reading
-  std::filesystem::path ready_file;          // written with "HOST:PORT\n" once accepting
+  size_t max_in_flight_per_connection =
+      64;                            // pipelined requests a connection may queue before we stop reading
+  std::filesystem::path ready_file;  // written with "HOST:PORT\n" once accepting
   TopicDefaults topic_defaults;
 };
 

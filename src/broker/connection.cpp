@@ -25,8 +25,9 @@ Bytes UnsupportedApiVersionsReply(int32_t correlation_id) {
   w.ReserveInt32();
   protocol::EncodeResponseHeader(w, correlation_id, /*flexible=*/false);
   const ApiEntry* self = FindApi(static_cast<int16_t>(protocol::ApiKey::kApiVersions));
-  protocol::ApiVersionsResponse resp{protocol::ErrorCode::kUnsupportedVersion,
-                                     {{static_cast<int16_t>(self->key), self->min_version, self->max_version}}};
+  protocol::ApiVersionsResponse resp{
+      protocol::ErrorCode::kUnsupportedVersion,
+      {{static_cast<int16_t>(self->key), self->min_version, self->max_version}}};
   protocol::EncodeApiVersionsResponse(w, resp, 0);
   return Request::Finish(w);
 }
@@ -45,8 +46,10 @@ Connection::Connection(Broker& broker, asio::ip::tcp::socket socket)
 
 void Connection::Start() {
   auto self = shared_from_this();
-  asio::co_spawn(socket_.get_executor(), [self] { return self->ReadLoop(); }, asio::detached);
-  asio::co_spawn(socket_.get_executor(), [self] { return self->WriteLoop(); }, asio::detached);
+  asio::co_spawn(
+      socket_.get_executor(), [self] { return self->ReadLoop(); }, asio::detached);
+  asio::co_spawn(
+      socket_.get_executor(), [self] { return self->WriteLoop(); }, asio::detached);
 }
 
 void Connection::Close(const char* why) {

@@ -8,7 +8,9 @@ namespace oncemq::broker {
 
 using Clock = std::chrono::steady_clock;
 
-void Flusher::Start() { thread_ = std::thread([this] { Run(); }); }
+void Flusher::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
 
 void Flusher::Stop() {
   {
@@ -50,8 +52,8 @@ void Flusher::Run() {
     for (Partition* p : queue_) {
       const auto& flush = p->log().config().flush;
       if (flush.kind == storage::FlushPolicy::Kind::kInterval) {
-        next_tick = std::min(next_tick, last_interval_flush + std::chrono::milliseconds(std::max<int64_t>(
-                                                                  flush.interval_ms, 1)));
+        next_tick = std::min(next_tick, last_interval_flush + std::chrono::milliseconds(
+                                                                  std::max<int64_t>(flush.interval_ms, 1)));
       }
     }
     cv_.wait_until(lock, next_tick, [&] {

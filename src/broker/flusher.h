@@ -38,10 +38,10 @@ class Flusher {
 
   std::mutex mu_;
   std::condition_variable cv_;
-  std::vector<Partition*> queue_;  // GUARDED_BY(mu_)
-  Partition* in_flight_ = nullptr; // GUARDED_BY(mu_)
+  std::vector<Partition*> queue_;   // GUARDED_BY(mu_)
+  Partition* in_flight_ = nullptr;  // GUARDED_BY(mu_)
   std::condition_variable idle_cv_;
-  bool stopping_ = false;          // GUARDED_BY(mu_)
+  bool stopping_ = false;  // GUARDED_BY(mu_)
   std::thread thread_;
 };
 

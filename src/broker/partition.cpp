@@ -17,7 +17,9 @@ Result<storage::AppendResult> Partition::Append(MutableByteView batch) {
   return result;
 }
 
-bool Partition::TryMarkDirty() { return !dirty_.exchange(true); }
+bool Partition::TryMarkDirty() {
+  return !dirty_.exchange(true);
+}
 
 asio::awaitable<Status> Partition::AwaitDurable(Offset end, std::chrono::steady_clock::time_point deadline) {
   if (!log_->config().flush.acks_wait_for_fsync() || log_->durable_end() >= end) co_return Status::Ok();

@@ -65,7 +65,7 @@ class Partition {
     Offset end;
     std::shared_ptr<AsyncWaiter> waiter;
   };
-  std::vector<DurableWaiter> durable_waiters_;            // GUARDED_BY(waiters_mu_)
+  std::vector<DurableWaiter> durable_waiters_;              // GUARDED_BY(waiters_mu_)
   std::vector<std::shared_ptr<AsyncWaiter>> data_waiters_;  // GUARDED_BY(waiters_mu_)
 };
 

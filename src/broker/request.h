@@ -37,7 +37,7 @@ struct Request {
 struct Reply {
   enum class Kind { kNow, kLater, kNone };
   Kind kind = Kind::kNone;
-  Bytes frame;                                 // kNow
+  Bytes frame;                                  // kNow
   std::optional<asio::awaitable<Bytes>> later;  // kLater
 
   static Reply Now(Bytes frame) { return {Kind::kNow, std::move(frame), std::nullopt}; }

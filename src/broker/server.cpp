@@ -90,8 +90,9 @@ Status Server::Run() {
   if (!ec) acceptor.set_option(asio::ip::tcp::acceptor::reuse_address(true), ec);
   if (!ec) acceptor.bind(endpoint, ec);
   if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) return Status::Unavailable("cannot listen on " + broker_.config().listen_host + ":" +
-                                     std::to_string(broker_.config().listen_port) + ": " + ec.message());
+  if (ec)
+    return Status::Unavailable("cannot listen on " + broker_.config().listen_host + ":" +
+                               std::to_string(broker_.config().listen_port) + ": " + ec.message());
   broker_.set_bound_port(acceptor.local_endpoint().port());
   std::string bound = broker_.config().listen_host + ":" + std::to_string(broker_.advertised_port());
 
@@ -114,7 +115,8 @@ Status Server::Run() {
                broker_.config().data_dir.string(), contexts_.size());
 
   std::vector<std::thread> threads;
-  for (size_t i = 1; i < contexts_.size(); ++i) threads.emplace_back([ctx = contexts_[i].get()] { ctx->run(); });
+  for (size_t i = 1; i < contexts_.size(); ++i)
+    threads.emplace_back([ctx = contexts_[i].get()] { ctx->run(); });
   main.run();
   for (auto& ctx : contexts_) ctx->stop();
   for (auto& t : threads) t.join();

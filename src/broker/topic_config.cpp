@@ -28,7 +28,8 @@ bool IsValidTopicName(std::string_view name) {
   return true;
 }
 
-Result<TopicConfig> TopicConfig::Make(const TopicDefaults& defaults, std::map<std::string, std::string> overrides) {
+Result<TopicConfig> TopicConfig::Make(const TopicDefaults& defaults,
+                                      std::map<std::string, std::string> overrides) {
   TopicConfig config;
   config.log_ = defaults.log;
   config.max_message_bytes_ = defaults.max_message_bytes;
@@ -58,8 +59,10 @@ Status TopicConfig::Apply(const std::string& key, const std::string& value) {
     const char* name;
     int64_t min;
   };
-  static constexpr IntKey kIntKeys[] = {{"retention.ms", -1},      {"retention.bytes", -1},
-                                        {"segment.bytes", 1024},   {"max.message.bytes", 0},
+  static constexpr IntKey kIntKeys[] = {{"retention.ms", -1},
+                                        {"retention.bytes", -1},
+                                        {"segment.bytes", 1024},
+                                        {"max.message.bytes", 0},
                                         {"dedup.window.ms", 0}};
   for (const auto& k : kIntKeys) {
     if (key != k.name) continue;
@@ -68,7 +71,8 @@ Status TopicConfig::Apply(const std::string& key, const std::string& value) {
     if (key == "retention.ms") log_.retention_ms = *v;
     if (key == "retention.bytes") log_.retention_bytes = *v;
     if (key == "segment.bytes") log_.segment_bytes = static_cast<uint64_t>(*v);
-    if (key == "max.message.bytes") max_message_bytes_ = static_cast<int32_t>(std::min<int64_t>(*v, INT32_MAX));
+    if (key == "max.message.bytes")
+      max_message_bytes_ = static_cast<int32_t>(std::min<int64_t>(*v, INT32_MAX));
     if (key == "dedup.window.ms") dedup_window_ms_ = *v;
     return Status::Ok();
   }

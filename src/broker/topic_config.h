@@ -25,7 +25,8 @@ struct TopicDefaults {
 class TopicConfig {
  public:
   // Validates `overrides` against the known keys and their value types.
-  static Result<TopicConfig> Make(const TopicDefaults& defaults, std::map<std::string, std::string> overrides);
+  static Result<TopicConfig> Make(const TopicDefaults& defaults,
+                                  std::map<std::string, std::string> overrides);
 
   const storage::LogConfig& log() const { return log_; }
   int32_t max_message_bytes() const { return max_message_bytes_; }

@@ -28,7 +28,9 @@ Status FsyncPath(const fs::path& path) {
 TopicRegistry::TopicRegistry(fs::path data_dir, TopicDefaults defaults, Flusher& flusher)
     : data_dir_(std::move(data_dir)), defaults_(std::move(defaults)), flusher_(flusher) {}
 
-TopicRegistry::~TopicRegistry() { CloseAll(); }
+TopicRegistry::~TopicRegistry() {
+  CloseAll();
+}
 
 Status TopicRegistry::Load() {
   std::error_code ec;
@@ -63,7 +65,8 @@ Result<std::shared_ptr<Topic>> TopicRegistry::OpenTopic(const std::string& name,
                                                         TopicConfig config) {
   auto topic = std::make_shared<Topic>(Topic{name, std::move(config), {}});
   for (int32_t p = 0; p < partitions; ++p) {
-    auto log = storage::PartitionLog::Open(data_dir_ / "topics" / name / std::to_string(p), topic->config.log());
+    auto log =
+        storage::PartitionLog::Open(data_dir_ / "topics" / name / std::to_string(p), topic->config.log());
     if (!log.ok()) return log.status();
     topic->partitions.push_back(std::make_unique<Partition>(
         name, PartitionId(p), std::move(*log), [this](Partition* part) { flusher_.RequestFlush(part); }));
@@ -95,7 +98,8 @@ Result<std::shared_ptr<Topic>> TopicRegistry::Create(const std::string& name, in
   }
   if (partitions == -1) partitions = defaults_.partitions;
   if (partitions <= 0 || partitions > 10000) {
-    return Status::InvalidArgument("partitions must be between 1 and 10000, not " + std::to_string(partitions));
+    return Status::InvalidArgument("partitions must be between 1 and 10000, not " +
+                                   std::to_string(partitions));
   }
   auto config = TopicConfig::Make(defaults_, std::move(overrides));
   if (!config.ok()) return config.status();
@@ -163,7 +167,8 @@ void TopicRegistry::CloseAll() {
   std::unique_lock lock(mu_);
   for (auto& [name, topic] : topics_) {
     for (auto& p : topic->partitions) {
-      if (Status s = p->log().Close(); !s.ok()) spdlog::error("closing {}/{}: {}", name, p->id().value(), s.ToString());
+      if (Status s = p->log().Close(); !s.ok())
+        spdlog::error("closing {}/{}: {}", name, p->id().value(), s.ToString());
       flusher_.Forget(p.get());
     }
   }

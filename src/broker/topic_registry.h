@@ -41,7 +41,8 @@ class TopicRegistry {
 
   // kAlreadyExists, kInvalidArgument (name, partitions or config) or kIoError.
   Result<std::shared_ptr<Topic>> Create(const std::string& name, int32_t partitions,
-                                        std::map<std::string, std::string> overrides, bool validate_only = false);
+                                        std::map<std::string, std::string> overrides,
+                                        bool validate_only = false);
   std::shared_ptr<Topic> Find(std::string_view name) const;
   Status Delete(const std::string& name);
   std::vector<std::shared_ptr<Topic>> List() const;

@@ -63,24 +63,34 @@ void AddBrokerCommand(CLI::App& app, int* exit_code) {
   CLI::App* cmd = app.add_subcommand("broker", "Run the durable, Kafka-compatible broker");
   cmd->set_config("--config", "", "Read flags from a TOML/INI file (same names as the flags)");
   cmd->add_option("--data-dir", c.data_dir, "Directory for all broker data")->capture_default_str();
-  cmd->add_option("--listen", flags->listen, "HOST:PORT to listen on (port 0 = any free port)")->capture_default_str();
-  cmd->add_option("--advertised-host", c.advertised_host, "Host clients are told to connect to (default: listen host)");
+  cmd->add_option("--listen", flags->listen, "HOST:PORT to listen on (port 0 = any free port)")
+      ->capture_default_str();
+  cmd->add_option("--advertised-host", c.advertised_host,
+                  "Host clients are told to connect to (default: listen host)");
   cmd->add_option("--ready-file", c.ready_file, "Write HOST:PORT here once accepting connections");
   cmd->add_option("--node-id", c.node_id, "Broker id reported in metadata")->capture_default_str();
   cmd->add_option("--io-threads", c.io_threads, "I/O threads (0 = one per core)")->capture_default_str();
-  cmd->add_option("--flush", flags->flush, "Default flush policy: always | interval=MS | never")->capture_default_str();
+  cmd->add_option("--flush", flags->flush, "Default flush policy: always | interval=MS | never")
+      ->capture_default_str();
   cmd->add_option("--partitions", d.partitions, "Default partitions for new topics")->capture_default_str();
   cmd->add_option("--auto-create", c.auto_create_topics, "Create unknown topics on metadata requests")
       ->capture_default_str();
-  cmd->add_option("--retention-ms", d.log.retention_ms, "Default retention by age (-1 = forever)")->capture_default_str();
-  cmd->add_option("--retention-bytes", d.log.retention_bytes, "Default retention by size per partition (-1 = none)")
+  cmd->add_option("--retention-ms", d.log.retention_ms, "Default retention by age (-1 = forever)")
       ->capture_default_str();
-  cmd->add_option("--retention-check-ms", c.retention_check_ms, "How often retention runs")->capture_default_str();
-  cmd->add_option("--segment-bytes", d.log.segment_bytes, "Roll segments past this size")->capture_default_str();
-  cmd->add_option("--max-message-bytes", d.max_message_bytes, "Largest record batch accepted")->capture_default_str();
-  cmd->add_option("--max-frame-bytes", c.max_frame_bytes, "Largest request accepted (refused before buffering)")
+  cmd->add_option("--retention-bytes", d.log.retention_bytes,
+                  "Default retention by size per partition (-1 = none)")
       ->capture_default_str();
-  cmd->add_option("--dedup-window-ms", d.dedup_window_ms, "Default msg-id dedup window for new topics (0 = off)")
+  cmd->add_option("--retention-check-ms", c.retention_check_ms, "How often retention runs")
+      ->capture_default_str();
+  cmd->add_option("--segment-bytes", d.log.segment_bytes, "Roll segments past this size")
+      ->capture_default_str();
+  cmd->add_option("--max-message-bytes", d.max_message_bytes, "Largest record batch accepted")
+      ->capture_default_str();
+  cmd->add_option("--max-frame-bytes", c.max_frame_bytes,
+                  "Largest request accepted (refused before buffering)")
+      ->capture_default_str();
+  cmd->add_option("--dedup-window-ms", d.dedup_window_ms,
+                  "Default msg-id dedup window for new topics (0 = off)")
       ->capture_default_str();
   cmd->add_option("--log-level", flags->log_level, "trace|debug|info|warn|error")->capture_default_str();
   cmd->callback([flags, exit_code] { *exit_code = RunBroker(*flags); });

@@ -75,7 +75,9 @@ uint32_t ExtendPortable(uint32_t crc, const void* data, size_t n) {
   return ~c;
 }
 
-bool HardwareAvailable() { return kHardware; }
+bool HardwareAvailable() {
+  return kHardware;
+}
 
 uint32_t Extend(uint32_t crc, const void* data, size_t n) {
 #if defined(__x86_64__)

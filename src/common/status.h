@@ -12,14 +12,14 @@ namespace oncemq {
 
 enum class StatusCode {
   kOk = 0,
-  kInvalidArgument,   // the input is wrong; retrying the same input fails again
-  kNotFound,          // the thing asked for does not exist
+  kInvalidArgument,  // the input is wrong; retrying the same input fails again
+  kNotFound,         // the thing asked for does not exist
   kAlreadyExists,
-  kCorruption,        // stored or received bytes fail a check (CRC, length, framing)
-  kIoError,           // the operating system refused a read, write or sync
-  kUnavailable,       // temporarily cannot serve; the same call may succeed later
-  kResourceExhausted, // a configured bound was hit (size, memory, count)
-  kUnsupported,       // valid input this build does not implement
+  kCorruption,         // stored or received bytes fail a check (CRC, length, framing)
+  kIoError,            // the operating system refused a read, write or sync
+  kUnavailable,        // temporarily cannot serve; the same call may succeed later
+  kResourceExhausted,  // a configured bound was hit (size, memory, count)
+  kUnsupported,        // valid input this build does not implement
 };
 
 class [[nodiscard]] Status {
@@ -53,7 +53,7 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}         // NOLINT: implicit by design
   Result(Status status) : v_(std::move(status)) {}  // NOLINT: REQUIRES: !status.ok()
 
   bool ok() const { return std::holds_alternative<T>(v_); }

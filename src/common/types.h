@@ -21,11 +21,11 @@ class Named {
   T v_{};
 };
 
-using Offset = Named<struct OffsetTag, int64_t>;           // position of a record in a partition
-using PartitionId = Named<struct PartitionTag, int32_t>;   // partition index within a topic
-using ProducerId = Named<struct ProducerIdTag, int64_t>;   // -1 = not idempotent
+using Offset = Named<struct OffsetTag, int64_t>;          // position of a record in a partition
+using PartitionId = Named<struct PartitionTag, int32_t>;  // partition index within a topic
+using ProducerId = Named<struct ProducerIdTag, int64_t>;  // -1 = not idempotent
 using ProducerEpoch = Named<struct EpochTag, int16_t>;
-using Sequence = Named<struct SequenceTag, int32_t>;       // per (producer, partition), wraps at INT32_MAX
+using Sequence = Named<struct SequenceTag, int32_t>;  // per (producer, partition), wraps at INT32_MAX
 
 }  // namespace oncemq
 

@@ -53,7 +53,9 @@ enum class ErrorCode : int16_t {
   kInvalidRecord = 87,
 };
 
-inline int16_t Code(ErrorCode e) { return static_cast<int16_t>(e); }
+inline int16_t Code(ErrorCode e) {
+  return static_cast<int16_t>(e);
+}
 const char* ErrorName(ErrorCode e);
 
 }  // namespace oncemq::protocol

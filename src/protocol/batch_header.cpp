@@ -24,7 +24,8 @@ Result<BatchHeader> BatchHeader::Parse(ByteView bytes) {
 }
 
 void RewriteCrc(MutableByteView batch) {
-  uint32_t crc = crc32c::Value(batch.data() + batch_layout::kAttributes, batch.size() - batch_layout::kAttributes);
+  uint32_t crc =
+      crc32c::Value(batch.data() + batch_layout::kAttributes, batch.size() - batch_layout::kAttributes);
   StoreBe32(batch.data() + batch_layout::kCrc, crc);
 }
 

@@ -22,7 +22,9 @@ int16_t Reader::Int16() {
   return v;
 }
 
-int32_t Reader::Int32() { return static_cast<int32_t>(Uint32()); }
+int32_t Reader::Int32() {
+  return static_cast<int32_t>(Uint32());
+}
 
 uint32_t Reader::Uint32() {
   if (!Need(4)) return 0;

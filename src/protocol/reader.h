@@ -32,10 +32,10 @@ class Reader {
   int32_t Varint();   // zig-zag
   int64_t Varlong();  // zig-zag
 
-  std::string_view String();                           // INT16 length, never null
-  std::optional<std::string_view> NullableString();    // INT16 length, -1 = null
-  std::optional<std::string_view> CompactString();     // uvarint length+1, 0 = null
-  std::optional<ByteView> NullableBytes();             // INT32 length, -1 = null
+  std::string_view String();                         // INT16 length, never null
+  std::optional<std::string_view> NullableString();  // INT16 length, -1 = null
+  std::optional<std::string_view> CompactString();   // uvarint length+1, 0 = null
+  std::optional<ByteView> NullableBytes();           // INT32 length, -1 = null
   ByteView Bytes() { return NullableBytes().value_or(ByteView{}); }
   std::optional<ByteView> CompactBytes();
   // Classic array count: INT32, -1 = null (returned as -1). Fails on a count that could not fit.

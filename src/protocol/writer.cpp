@@ -8,10 +8,18 @@ uint8_t* Writer::Extend(size_t n) {
   return buf_.data() + at;
 }
 
-void Writer::Int16(int16_t v) { StoreBe16(Extend(2), static_cast<uint16_t>(v)); }
-void Writer::Int32(int32_t v) { StoreBe32(Extend(4), static_cast<uint32_t>(v)); }
-void Writer::Uint32(uint32_t v) { StoreBe32(Extend(4), v); }
-void Writer::Int64(int64_t v) { StoreBe64(Extend(8), static_cast<uint64_t>(v)); }
+void Writer::Int16(int16_t v) {
+  StoreBe16(Extend(2), static_cast<uint16_t>(v));
+}
+void Writer::Int32(int32_t v) {
+  StoreBe32(Extend(4), static_cast<uint32_t>(v));
+}
+void Writer::Uint32(uint32_t v) {
+  StoreBe32(Extend(4), v);
+}
+void Writer::Int64(int64_t v) {
+  StoreBe64(Extend(8), static_cast<uint64_t>(v));
+}
 
 void Writer::UnsignedVarint(uint32_t v) {
   while (v >= 0x80) {
@@ -72,6 +80,8 @@ void Writer::PatchLengthSince(size_t reserved_at) {
   PatchInt32(reserved_at, static_cast<int32_t>(buf_.size() - reserved_at - 4));
 }
 
-void Writer::PatchInt32(size_t at, int32_t v) { StoreBe32(buf_.data() + at, static_cast<uint32_t>(v)); }
+void Writer::PatchInt32(size_t at, int32_t v) {
+  StoreBe32(buf_.data() + at, static_cast<uint32_t>(v));
+}
 
 }  // namespace oncemq::protocol

@@ -30,7 +30,7 @@ class Writer {
   void CompactString(std::optional<std::string_view> s);
   void NullableBytes(std::optional<ByteView> b);
   void CompactBytes(std::optional<ByteView> b);
-  void ArrayCount(int32_t n) { Int32(n); }           // -1 = null
+  void ArrayCount(int32_t n) { Int32(n); }                                             // -1 = null
   void CompactArrayCount(int32_t n) { UnsignedVarint(static_cast<uint32_t>(n + 1)); }  // -1 = null
   void EmptyTaggedFields() { UnsignedVarint(0); }
   void Raw(ByteView b) { buf_.insert(buf_.end(), b.begin(), b.end()); }

@@ -22,10 +22,10 @@ struct FlushPolicy {
 };
 
 struct LogConfig {
-  uint64_t segment_bytes = 1ull << 30;       // roll the active segment past this size
+  uint64_t segment_bytes = 1ull << 30;            // roll the active segment past this size
   int64_t retention_ms = 7LL * 24 * 3600 * 1000;  // -1 = keep forever
-  int64_t retention_bytes = -1;              // -1 = no size bound
-  uint32_t index_interval_bytes = 4096;      // one sparse index entry per this many log bytes
+  int64_t retention_bytes = -1;                   // -1 = no size bound
+  uint32_t index_interval_bytes = 4096;           // one sparse index entry per this many log bytes
   FlushPolicy flush;
 };
 

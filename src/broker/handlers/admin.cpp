@@ -41,7 +41,8 @@ protocol::TopicResult CreateOne(Broker& broker, const protocol::CreatableTopic& 
   for (const auto& c : topic.configs) {
     if (c.value) overrides[std::string(c.name)] = std::string(*c.value);
   }
-  auto created = broker.topics().Create(result.name, topic.num_partitions, std::move(overrides), validate_only);
+  auto created =
+      broker.topics().Create(result.name, topic.num_partitions, std::move(overrides), validate_only);
   if (!created.ok()) {
     result.error = CreateError(created.status(), topic);
     result.message = created.status().message();
@@ -59,8 +60,9 @@ void DescribeTopic(Broker& broker, const protocol::DescribeConfigsResource& res,
   }
   for (const auto& e : topic->config.Describe()) {
     if (res.keys && std::find(res.keys->begin(), res.keys->end(), e.name) == res.keys->end()) continue;
-    out.configs.push_back({e.name, e.value, false,
-                           e.is_override ? protocol::ConfigSource::kDynamicTopic : protocol::ConfigSource::kDefault});
+    out.configs.push_back(
+        {e.name, e.value, false,
+         e.is_override ? protocol::ConfigSource::kDynamicTopic : protocol::ConfigSource::kDefault});
   }
 }
 
@@ -92,7 +94,8 @@ Reply HandleCreateTopics(std::shared_ptr<Request> request) {
   auto req = protocol::DecodeCreateTopicsRequest(r, request->version());
   if (!r.ok()) return Reply::Now({});
   protocol::CreateTopicsResponse resp;
-  for (const auto& topic : req.topics) resp.topics.push_back(CreateOne(request->broker, topic, req.validate_only));
+  for (const auto& topic : req.topics)
+    resp.topics.push_back(CreateOne(request->broker, topic, req.validate_only));
   protocol::Writer w = request->StartResponse();
   protocol::EncodeCreateTopicsResponse(w, resp, request->version());
   return Reply::Now(Request::Finish(w));
@@ -106,8 +109,10 @@ Reply HandleDeleteTopics(std::shared_ptr<Request> request) {
   for (std::string_view name : req.names) {
     Status s = request->broker.topics().Delete(std::string(name));
     ErrorCode error = ErrorCode::kNone;
-    if (s.code() == StatusCode::kNotFound) error = ErrorCode::kUnknownTopicOrPartition;
-    else if (!s.ok()) error = ErrorCode::kKafkaStorageError;
+    if (s.code() == StatusCode::kNotFound)
+      error = ErrorCode::kUnknownTopicOrPartition;
+    else if (!s.ok())
+      error = ErrorCode::kKafkaStorageError;
     resp.topics.push_back({std::string(name), error, std::nullopt});
   }
   protocol::Writer w = request->StartResponse();

@@ -1,5 +1,5 @@
-#include "broker/api_table.h"
 #include "protocol/messages/api_versions.h"
+#include "broker/api_table.h"
 
 namespace oncemq::broker {
 

@@ -59,7 +59,8 @@ Gathered Gather(const protocol::FetchRequest& req, const std::vector<std::vector
                                       budget > used ? budget - used : 0);
       Status s = log.ReadInto(from, limit, hwm, g.data);
       if (!s.ok()) {
-        out.error = s.code() == StatusCode::kNotFound ? ErrorCode::kOffsetOutOfRange : ErrorCode::kKafkaStorageError;
+        out.error =
+            s.code() == StatusCode::kNotFound ? ErrorCode::kOffsetOutOfRange : ErrorCode::kKafkaStorageError;
         g.any_error = true;
         continue;
       }

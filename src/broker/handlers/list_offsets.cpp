@@ -1,6 +1,6 @@
+#include "protocol/messages/list_offsets.h"
 #include "broker/api_table.h"
 #include "broker/broker.h"
-#include "protocol/messages/list_offsets.h"
 
 namespace oncemq::broker {
 

@@ -1,6 +1,6 @@
+#include "protocol/messages/metadata.h"
 #include "broker/api_table.h"
 #include "broker/broker.h"
-#include "protocol/messages/metadata.h"
 
 namespace oncemq::broker {
 

@@ -29,7 +29,8 @@ ErrorCode AppendOne(const Topic& topic, Partition& partition, ByteView records, 
   MutableByteView batch(const_cast<uint8_t*>(records.data()), records.size());
   auto appended = partition.Append(batch);
   if (!appended.ok()) {
-    spdlog::error("append to {}/{} failed: {}", topic.name, partition.id().value(), appended.status().ToString());
+    spdlog::error("append to {}/{} failed: {}", topic.name, partition.id().value(),
+                  appended.status().ToString());
     return ToKafkaError(appended.status());
   }
   out.base_offset = appended->base.value();
@@ -37,7 +38,8 @@ ErrorCode AppendOne(const Topic& topic, Partition& partition, ByteView records, 
   return ErrorCode::kNone;
 }
 
-asio::awaitable<Bytes> AwaitDurableThenAnswer(std::shared_ptr<Request> request, protocol::ProduceResponse resp,
+asio::awaitable<Bytes> AwaitDurableThenAnswer(std::shared_ptr<Request> request,
+                                              protocol::ProduceResponse resp,
                                               std::vector<PendingDurable> pending,
                                               std::chrono::steady_clock::time_point deadline) {
   for (auto& p : pending) {
@@ -83,7 +85,8 @@ Reply HandleProduce(std::shared_ptr<Request> request) {
       } else {
         out.error = AppendOne(*topic, *partition, part.records.value_or(ByteView{}), request->version(), out);
         if (out.error == ErrorCode::kNone && req.acks == -1) {
-          int64_t end = out.base_offset + protocol::BatchHeader::Parse(*part.records)->last_offset_delta() + 1;
+          int64_t end =
+              out.base_offset + protocol::BatchHeader::Parse(*part.records)->last_offset_delta() + 1;
           pending.push_back({topic, partition, Offset(end), t, p});
         }
       }

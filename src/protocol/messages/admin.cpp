@@ -91,7 +91,7 @@ void EncodeDescribeConfigsResponse(Writer& w, const DescribeConfigsResponse& res
       } else {
         w.Int8(static_cast<int8_t>(c.source));
       }
-      w.Bool(false);  // is_sensitive
+      w.Bool(false);                      // is_sensitive
       if (version >= 1) w.ArrayCount(0);  // synonyms
     }
   }

@@ -21,9 +21,9 @@ struct CreatableTopicConfig {
 
 struct CreatableTopic {
   std::string_view name;
-  int32_t num_partitions = -1;       // -1 = broker default
-  int16_t replication_factor = -1;   // -1 = broker default
-  int32_t assignments = 0;           // manual assignments given (not supported on one node unless trivial)
+  int32_t num_partitions = -1;      // -1 = broker default
+  int16_t replication_factor = -1;  // -1 = broker default
+  int32_t assignments = 0;          // manual assignments given (not supported on one node unless trivial)
   std::vector<CreatableTopicConfig> configs;
 };
 

@@ -55,7 +55,7 @@ void EncodeFetchResponse(Writer& w, const FetchResponse& resp, int16_t version) 
       w.Int64(p.high_watermark);
       w.Int64(p.high_watermark);  // last_stable_offset = high watermark: no transactions
       if (version >= 5) w.Int64(p.log_start_offset);
-      w.ArrayCount(0);  // aborted_transactions: none
+      w.ArrayCount(0);                 // aborted_transactions: none
       if (version >= 11) w.Int32(-1);  // preferred_read_replica: read from us
       w.NullableBytes(p.records);
     }

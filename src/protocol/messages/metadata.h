@@ -15,7 +15,7 @@ namespace oncemq::protocol {
 
 struct MetadataRequest {
   std::optional<std::vector<std::string_view>> topics;  // nullopt = all topics
-  bool allow_auto_topic_creation = true;                  // v4+; earlier versions imply true
+  bool allow_auto_topic_creation = true;                // v4+; earlier versions imply true
 };
 MetadataRequest DecodeMetadataRequest(Reader& r, int16_t version);
 
