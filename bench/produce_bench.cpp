@@ -229,8 +229,13 @@ Result<ProduceReport> RunProduceBench(const ProduceOptions& options) {
   if (!session.ok()) return session.status();
   Clock::time_point start = Clock::now();
   uint64_t sent = SendAll(options, **session, start);
-  (*session)->producer->flush(options.flush_timeout_ms);
-  return Summarize(options, *(*session)->tracker, sent, start);
+  RdKafka::Producer& producer = *(*session)->producer;
+  producer.flush(options.flush_timeout_ms);
+  ProduceReport report = Summarize(options, *(*session)->tracker, sent, start);
+  // A fatal error (e.g. the broker lacks idempotence support) reaches delivery reports only as
+  // "Local: Fatal error"; the producer alone knows the reason.
+  if (std::string reason; producer.fatal_error(reason) != RdKafka::ERR_NO_ERROR) report.first_error = reason;
+  return report;
 }
 
 }  // namespace oncemq::bench
