@@ -16,7 +16,7 @@ using test::SegmentPath;
 using test::SmallConfig;
 using test::TempDir;
 
-class FaultTest : public ::testing::Test {
+class LogFaultTest : public ::testing::Test {
  protected:
   std::unique_ptr<PartitionLog> Open(LogConfig config = SmallConfig()) {
     auto log = PartitionLog::Open(dir_.log_dir(), config, faults_);
@@ -32,7 +32,7 @@ class FaultTest : public ::testing::Test {
       std::make_shared<testing::FaultInjectingFileOps>();
 };
 
-TEST_F(FaultTest, FailedWriteLeavesTheLogAsBeforeAndUsable) {
+TEST_F(LogFaultTest, FailedWriteLeavesTheLogAsBeforeAndUsable) {
   auto log = Open();
   AppendOrDie(*log, MakeBatch(2));
   const uint64_t size_before = FileSize(0);
@@ -49,7 +49,7 @@ TEST_F(FaultTest, FailedWriteLeavesTheLogAsBeforeAndUsable) {
   EXPECT_EQ(reopened->stats().bytes_dropped_on_open, 0u);
 }
 
-TEST_F(FaultTest, FailedWriteWhoseCutBackAlsoFailsMakesTheLogUnhealthyUntilHealed) {
+TEST_F(LogFaultTest, FailedWriteWhoseCutBackAlsoFailsMakesTheLogUnhealthyUntilHealed) {
   auto log = Open();
   AppendOrDie(*log, MakeBatch(2));
   ASSERT_TRUE(log->Flush().ok());
@@ -66,7 +66,7 @@ TEST_F(FaultTest, FailedWriteWhoseCutBackAlsoFailsMakesTheLogUnhealthyUntilHeale
   EXPECT_EQ(AppendOrDie(*log, MakeBatch(3)).base, Offset(2));
 }
 
-TEST_F(FaultTest, FailedFsyncRefusesAppendsThenHealDropsUnflushedBatches) {
+TEST_F(LogFaultTest, FailedFsyncRefusesAppendsThenHealDropsUnflushedBatches) {
   auto log = Open();
   AppendOrDie(*log, MakeBatch(2));
   ASSERT_TRUE(log->Flush().ok());  // durable: 0-1
@@ -94,7 +94,7 @@ TEST_F(FaultTest, FailedFsyncRefusesAppendsThenHealDropsUnflushedBatches) {
   EXPECT_EQ(reopened->log_end(), Offset(3));
 }
 
-TEST_F(FaultTest, HealRemovesSegmentsRolledAfterTheDurablePosition) {
+TEST_F(LogFaultTest, HealRemovesSegmentsRolledAfterTheDurablePosition) {
   auto log = Open(SmallConfig(/*segment_bytes=*/250));
   AppendOrDie(*log, MakeBatch(1, 1000, 39));
   ASSERT_TRUE(log->Flush().ok());                                         // durable: offset 0 in segment 0
@@ -114,7 +114,7 @@ TEST_F(FaultTest, HealRemovesSegmentsRolledAfterTheDurablePosition) {
   EXPECT_EQ(log->stats().segments, 2u);
 }
 
-TEST_F(FaultTest, FailedHealKeepsRefusingUntilAHealSucceeds) {
+TEST_F(LogFaultTest, FailedHealKeepsRefusingUntilAHealSucceeds) {
   auto log = Open();
   AppendOrDie(*log, MakeBatch(1));
   faults_->FailNextSyncs(2);
@@ -128,7 +128,7 @@ TEST_F(FaultTest, FailedHealKeepsRefusingUntilAHealSucceeds) {
   EXPECT_EQ(log->log_end(), Offset(0));
 }
 
-TEST_F(FaultTest, FlushCoveredByAnEarlierFlushDoesNotSyncAgain) {
+TEST_F(LogFaultTest, FlushCoveredByAnEarlierFlushDoesNotSyncAgain) {
   auto log = Open();
   AppendOrDie(*log, MakeBatch(1));
   ASSERT_TRUE(log->Flush().ok());

@@ -23,7 +23,7 @@ using test::TempDir;
 
 // A one-segment log of three batches (offsets 0-1, 2-4, 5-8), written once and then reproduced byte for
 // byte in fresh directories with the last batch damaged.
-class TornTailTest : public ::testing::Test {
+class RecoveryTornTailTest : public ::testing::Test {
  protected:
   void SetUp() override {
     TempDir source;
@@ -57,7 +57,7 @@ class TornTailTest : public ::testing::Test {
   Bytes segment_;
 };
 
-TEST_F(TornTailTest, SegmentCutAtEveryByteOfTheLastBatchRecoversToThePreviousBatch) {
+TEST_F(RecoveryTornTailTest, SegmentCutAtEveryByteOfTheLastBatchRecoversToThePreviousBatch) {
   for (size_t cut = last_batch_start_; cut < segment_.size(); ++cut) {
     TempDir dir;
     auto log = OpenWith(dir, Bytes(segment_.begin(), segment_.begin() + static_cast<std::ptrdiff_t>(cut)));
@@ -67,14 +67,14 @@ TEST_F(TornTailTest, SegmentCutAtEveryByteOfTheLastBatchRecoversToThePreviousBat
   }
 }
 
-TEST_F(TornTailTest, UntouchedSegmentRecoversEverything) {
+TEST_F(RecoveryTornTailTest, UntouchedSegmentRecoversEverything) {
   TempDir dir;
   auto log = OpenWith(dir, segment_);
   EXPECT_EQ(log->log_end(), Offset(9));
   EXPECT_EQ(log->stats().bytes_dropped_on_open, 0u);
 }
 
-TEST_F(TornTailTest, BitFlippedAtEveryByteOfTheLastBatchRecoversToThePreviousBatch) {
+TEST_F(RecoveryTornTailTest, BitFlippedAtEveryByteOfTheLastBatchRecoversToThePreviousBatch) {
   using namespace protocol::batch_layout;
   for (size_t at = last_batch_start_; at < segment_.size(); ++at) {
     size_t in_batch = at - last_batch_start_;
