@@ -7,7 +7,6 @@
 #include <mutex>
 #include <string_view>
 
-#include "cli/rdkafka_c_link.h"
 
 namespace oncemq::cli {
 namespace {
