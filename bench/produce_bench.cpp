@@ -165,10 +165,11 @@ class SendSchedule {
 // Returns false when librdkafka refused the message for another reason.
 bool SendOne(ProducerSession& session, std::vector<char>& payload, Clock::time_point sent_at) {
   while (true) {
-    // No copy flag: the payload buffer outlives the producer, and librdkafka never frees it.
-    RdKafka::ErrorCode err =
-        session.producer->produce(session.topic.get(), RdKafka::Topic::PARTITION_UA, 0, payload.data(),
-                                  payload.size(), nullptr, 0, ToOpaque(sent_at));
+    // RK_MSG_COPY: `payload` dies when SendAll returns, before the final flush has sent every batch;
+    // without the copy librdkafka would send (and CRC) freed memory.
+    RdKafka::ErrorCode err = session.producer->produce(session.topic.get(), RdKafka::Topic::PARTITION_UA,
+                                                       RdKafka::Producer::RK_MSG_COPY, payload.data(),
+                                                       payload.size(), nullptr, 0, ToOpaque(sent_at));
     if (err == RdKafka::ERR_NO_ERROR) return true;
     if (err != RdKafka::ERR__QUEUE_FULL) {
       session.tracker->CountFailure(RdKafka::err2str(err));
