@@ -26,14 +26,10 @@ int RemainingMs(Clock::time_point deadline) {
 
 const char* ToString(ReadOutcome o) {
   switch (o) {
-    case ReadOutcome::kFrame:
-      return "frame";
-    case ReadOutcome::kClosed:
-      return "closed";
-    case ReadOutcome::kTimeout:
-      return "timeout";
-    case ReadOutcome::kError:
-      return "error";
+    case ReadOutcome::kFrame: return "frame";
+    case ReadOutcome::kClosed: return "closed";
+    case ReadOutcome::kTimeout: return "timeout";
+    case ReadOutcome::kError: return "error";
   }
   return "?";
 }
