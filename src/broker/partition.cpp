@@ -31,12 +31,17 @@ asio::awaitable<Status> Partition::AwaitDurable(Offset end, std::chrono::steady_
     if (!log_->healthy()) co_return Status::IoError("partition log is unhealthy");
     durable_waiters_.push_back({end, waiter});
   }
-  Status status = co_await waiter->Wait(deadline);
-  if (status.code() == StatusCode::kUnavailable) {
-    std::lock_guard lock(waiters_mu_);
-    std::erase_if(durable_waiters_, [&](const DurableWaiter& w) { return w.waiter == waiter; });
-  }
-  co_return status;
+  // Unregisters on every exit, including destruction of this frame at shutdown, so the partition never
+  // holds a timer whose io_context is gone.
+  struct Unregister {
+    Partition* self;
+    const std::shared_ptr<AsyncWaiter>& waiter;
+    ~Unregister() {
+      std::lock_guard lock(self->waiters_mu_);
+      std::erase_if(self->durable_waiters_, [&](const DurableWaiter& w) { return w.waiter == waiter; });
+    }
+  } unregister{this, waiter};
+  co_return co_await waiter->Wait(deadline);
 }
 
 void Partition::AddDataWaiter(std::shared_ptr<AsyncWaiter> waiter) {

@@ -7,13 +7,7 @@
 #include <optional>
 #include <string_view>
 
-// The real API table is compiled into this target instead of linked: tests/fuzz/CMakeLists.txt links fuzz
-// targets with oncemq_protocol only, and the broker library does not build with clang 14 (asio leaves
-// co_await off for clang + libstdc++ unless ASIO_HAS_CO_AWAIT is set). Including the table's source keeps
-// FindApi, the version ranges and the flexible versions exactly the broker's; the handlers it points to
-// are stand-ins below that must never run. Once the build links oncemq_broker here, drop all of this.
-#define ASIO_HAS_CO_AWAIT 1
-#include "broker/api_table.cpp"
+#include "broker/api_table.h"
 #include "protocol/messages/admin.h"
 #include "protocol/messages/api_versions.h"
 #include "protocol/messages/fetch.h"
@@ -21,33 +15,6 @@
 #include "protocol/messages/metadata.h"
 #include "protocol/messages/produce.h"
 #include "protocol/request_header.h"
-
-namespace oncemq::broker {
-Reply HandleApiVersions(std::shared_ptr<Request>) {
-  std::abort();
-}
-Reply HandleMetadata(std::shared_ptr<Request>) {
-  std::abort();
-}
-Reply HandleProduce(std::shared_ptr<Request>) {
-  std::abort();
-}
-Reply HandleFetch(std::shared_ptr<Request>) {
-  std::abort();
-}
-Reply HandleListOffsets(std::shared_ptr<Request>) {
-  std::abort();
-}
-Reply HandleCreateTopics(std::shared_ptr<Request>) {
-  std::abort();
-}
-Reply HandleDeleteTopics(std::shared_ptr<Request>) {
-  std::abort();
-}
-Reply HandleDescribeConfigs(std::shared_ptr<Request>) {
-  std::abort();
-}
-}  // namespace oncemq::broker
 
 namespace oncemq::protocol {
 namespace {

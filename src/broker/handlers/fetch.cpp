@@ -82,6 +82,28 @@ bool AnyNewData(const std::vector<std::vector<Target>>& targets) {
   return false;
 }
 
+// Registers one waiter on every partition of a fetch and unregisters it when the wait ends — also when the
+// coroutine frame is destroyed mid-wait at shutdown, so no partition keeps a timer of a dead io_context.
+class DataWaitRegistration {
+ public:
+  DataWaitRegistration(const std::vector<std::vector<Target>>& targets, std::shared_ptr<AsyncWaiter> waiter)
+      : targets_(targets), waiter_(std::move(waiter)) {
+    for (const auto& topic : targets_)
+      for (const Target& t : topic) t.partition->AddDataWaiter(waiter_);
+  }
+  ~DataWaitRegistration() {
+    for (const auto& topic : targets_)
+      for (const Target& t : topic) t.partition->RemoveDataWaiter(waiter_);
+  }
+  DataWaitRegistration(const DataWaitRegistration&) = delete;
+  DataWaitRegistration& operator=(const DataWaitRegistration&) = delete;
+  const std::shared_ptr<AsyncWaiter>& waiter() const { return waiter_; }
+
+ private:
+  const std::vector<std::vector<Target>>& targets_;
+  std::shared_ptr<AsyncWaiter> waiter_;
+};
+
 asio::awaitable<Bytes> LongPoll(std::shared_ptr<Request> request, protocol::FetchRequest req) {
   Broker& broker = request->broker;
   std::vector<std::vector<Target>> targets(req.topics.size());
@@ -101,13 +123,9 @@ asio::awaitable<Bytes> LongPoll(std::shared_ptr<Request> request, protocol::Fetc
       protocol::EncodeFetchResponse(w, g.response, request->version());
       co_return Request::Finish(w);
     }
-    auto waiter = std::make_shared<AsyncWaiter>(executor);
-    for (auto& topic : targets)
-      for (Target& t : topic) t.partition->AddDataWaiter(waiter);
+    DataWaitRegistration registration(targets, std::make_shared<AsyncWaiter>(executor));
     // Data that arrived between Gather and registering would not wake us: look once more.
-    if (!AnyNewData(targets) || g.data.size() > 0) (void)co_await waiter->Wait(deadline);
-    for (auto& topic : targets)
-      for (Target& t : topic) t.partition->RemoveDataWaiter(waiter);
+    if (!AnyNewData(targets) || g.data.size() > 0) (void)co_await registration.waiter()->Wait(deadline);
   }
 }
 
