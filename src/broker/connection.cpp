@@ -12,6 +12,7 @@
 #include "broker/api_table.h"
 #include "broker/broker.h"
 #include "protocol/messages/api_versions.h"
+#include "protocol/supported_apis.h"
 
 namespace oncemq::broker {
 
@@ -24,7 +25,8 @@ Bytes UnsupportedApiVersionsReply(int32_t correlation_id) {
   protocol::Writer w;
   w.ReserveInt32();
   protocol::EncodeResponseHeader(w, correlation_id, /*flexible=*/false);
-  const ApiEntry* self = FindApi(static_cast<int16_t>(protocol::ApiKey::kApiVersions));
+  const protocol::ApiSupport* self =
+      protocol::FindSupportedApi(static_cast<int16_t>(protocol::ApiKey::kApiVersions));
   protocol::ApiVersionsResponse resp{
       protocol::ErrorCode::kUnsupportedVersion,
       {{static_cast<int16_t>(self->key), self->min_version, self->max_version}}};
@@ -97,7 +99,7 @@ asio::awaitable<void> Connection::ReadLoop() {
 bool Connection::Dispatch(Bytes frame) {
   auto prefix = protocol::PeekHeaderPrefix(frame);
   if (!prefix) return false;
-  const ApiEntry* api = FindApi(prefix->api_key);
+  const protocol::ApiSupport* api = protocol::FindSupportedApi(prefix->api_key);
   if (api == nullptr) {
     spdlog::warn("connection {}: unknown API key {}; closing", peer_, prefix->api_key);
     return false;
@@ -118,7 +120,7 @@ bool Connection::Dispatch(Bytes frame) {
   if (!reader.ok()) return false;
   request->body_offset = reader.position();
   request->flexible_response = flexible && api->key != protocol::ApiKey::kApiVersions;
-  Reply reply = api->handler(std::move(request));
+  Reply reply = HandlerFor(api->key)(std::move(request));
   if (reply.kind == Reply::Kind::kNone) return true;
   if (reply.kind == Reply::Kind::kNow && reply.frame.empty()) {
     spdlog::warn("connection {}: malformed API {} v{} request; closing", peer_, prefix->api_key,

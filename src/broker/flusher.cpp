@@ -37,9 +37,9 @@ void Flusher::Forget(Partition* partition) {
   std::erase(queue_, partition);
 }
 
-bool Flusher::Due(Partition* p, Clock::time_point now) const {
-  (void)now;
-  return p->log().config().flush.kind == storage::FlushPolicy::Kind::kAlways;
+bool Flusher::Urgent(const Partition* p) {
+  // "always" partitions have producers waiting on this fsync; an unhealthy log waits for its heal.
+  return p->log().config().flush.kind == storage::FlushPolicy::Kind::kAlways || !p->log().healthy();
 }
 
 void Flusher::Run() {
@@ -57,13 +57,13 @@ void Flusher::Run() {
       }
     }
     cv_.wait_until(lock, next_tick, [&] {
-      return stopping_ || std::any_of(queue_.begin(), queue_.end(), [&](Partition* p) { return Due(p, {}); });
+      return stopping_ || std::any_of(queue_.begin(), queue_.end(), [&](Partition* p) { return Urgent(p); });
     });
     bool tick = Clock::now() >= next_tick || stopping_;
     if (tick) last_interval_flush = Clock::now();
     std::vector<Partition*> batch;
     auto split = std::stable_partition(queue_.begin(), queue_.end(),
-                                       [&](Partition* p) { return !(tick || Due(p, {})); });
+                                       [&](Partition* p) { return !(tick || Urgent(p)); });
     batch.assign(split, queue_.end());
     queue_.erase(split, queue_.end());
     if (batch.empty() && stopping_) return;

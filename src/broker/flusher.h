@@ -34,7 +34,7 @@ class Flusher {
 
  private:
   void Run();
-  bool Due(Partition* p, std::chrono::steady_clock::time_point now) const;
+  static bool Urgent(const Partition* p);
 
   std::mutex mu_;
   std::condition_variable cv_;

@@ -11,7 +11,12 @@ Partition::Partition(std::string topic, PartitionId id, std::unique_ptr<storage:
 
 Result<storage::AppendResult> Partition::Append(MutableByteView batch) {
   auto result = log_->Append(batch);
-  if (!result.ok()) return result;
+  if (!result.ok()) {
+    // An unhealthy log heals only in Flush() (cut back to the durable end, then sync). Asking for one on
+    // each refused append retries the heal at the pace clients retry, without a timer of its own.
+    if (!log_->healthy()) request_flush_(this);
+    return result;
+  }
   if (log_->config().flush.kind != storage::FlushPolicy::Kind::kNever) request_flush_(this);
   if (!log_->config().flush.acks_wait_for_fsync()) WakeData();  // visible at once
   return result;

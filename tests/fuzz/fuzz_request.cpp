@@ -1,13 +1,12 @@
 // libFuzzer target: a byte string read as one request frame without its size prefix, the way the
-// connection hands it over. PeekHeaderPrefix, then broker::FindApi; for a supported version the whole
-// request header (v2 where the table says flexible) and the matching Decode*Request. Broker handlers never
-// run. The decoders must not crash, read out of bounds, or build more elements than the input could hold,
-// whatever the bytes; every view they return is read through so ASan checks it lies inside the input.
+// connection hands it over. PeekHeaderPrefix, then protocol::FindSupportedApi; for a supported version the
+// whole request header (v2 where the table says flexible) and the matching Decode*Request. Broker handlers
+// never run. The decoders must not crash, read out of bounds, or build more elements than the input could
+// hold, whatever the bytes; every view they return is read through so ASan checks it lies inside the input.
 #include <cstdlib>
 #include <optional>
 #include <string_view>
 
-#include "broker/api_table.h"
 #include "protocol/messages/admin.h"
 #include "protocol/messages/api_versions.h"
 #include "protocol/messages/fetch.h"
@@ -15,6 +14,7 @@
 #include "protocol/messages/metadata.h"
 #include "protocol/messages/produce.h"
 #include "protocol/request_header.h"
+#include "protocol/supported_apis.h"
 
 namespace oncemq::protocol {
 namespace {
@@ -149,7 +149,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   oncemq::ByteView frame(data, size);
   std::optional<HeaderPrefix> prefix = PeekHeaderPrefix(frame);
   if (!prefix) return 0;
-  const oncemq::broker::ApiEntry* api = oncemq::broker::FindApi(prefix->api_key);
+  const oncemq::protocol::ApiSupport* api = oncemq::protocol::FindSupportedApi(prefix->api_key);
   if (api == nullptr || !api->Supports(prefix->api_version)) return 0;
 
   Reader r(frame);

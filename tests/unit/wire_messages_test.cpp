@@ -4,7 +4,7 @@
 // Each request case is decoded and every field the decoder exposes is checked; the decoder must consume
 // the whole body (fields it drops, such as Fetch's session_id or rack_id, are covered that way), and
 // every strict prefix of the body must fail. Each response case is encoded and compared byte for byte.
-// WireApiTable.EveryAdvertisedVersionHasHandWrittenBytes ties these tables to broker/api_table.cpp.
+// WireApiTable.EveryAdvertisedVersionHasHandWrittenBytes ties these tables to protocol/supported_apis.cpp.
 #include <gtest/gtest.h>
 
 #include <map>
@@ -22,6 +22,7 @@
 #include "protocol/messages/metadata.h"
 #include "protocol/messages/produce.h"
 #include "protocol/request_header.h"
+#include "protocol/supported_apis.h"
 #include "wire_test_util.h"
 
 namespace oncemq::protocol {
@@ -874,7 +875,7 @@ TEST(WireApiTable, AdvertisesTheSpecRanges) {
       {18, {0, 3}}, {19, {0, 4}}, {20, {0, 3}}, {32, {0, 2}},
   };
   std::map<int16_t, std::pair<int16_t, int16_t>> actual;
-  for (const auto& api : broker::ApiTable()) {
+  for (const auto& api : protocol::SupportedApis()) {
     actual[static_cast<int16_t>(api.key)] = {api.min_version, api.max_version};
     const bool only_apiversions_flexible = api.key == ApiKey::kApiVersions;
     for (int16_t v = api.min_version; v <= api.max_version; ++v) {
@@ -899,7 +900,7 @@ TEST(WireApiTable, EveryAdvertisedVersionHasHandWrittenBytes) {
       {ApiKey::kDeleteTopics, {Versions(kDeleteTopicsRequests), Versions(kDeleteTopicsResponses)}},
       {ApiKey::kDescribeConfigs, {Versions(kDescribeConfigsRequests), Versions(kDescribeConfigsResponses)}},
   };
-  for (const auto& api : broker::ApiTable()) {
+  for (const auto& api : protocol::SupportedApis()) {
     auto it = covered.find(api.key);
     ASSERT_NE(it, covered.end()) << "no wire test for api " << static_cast<int>(api.key);
     std::set<int16_t> advertised;
@@ -910,8 +911,15 @@ TEST(WireApiTable, EveryAdvertisedVersionHasHandWrittenBytes) {
 }
 
 TEST(WireApiTable, FindApiKnowsOnlyTheTable) {
-  for (const auto& api : broker::ApiTable()) EXPECT_EQ(broker::FindApi(static_cast<int16_t>(api.key)), &api);
-  for (int16_t key : {-1, 4, 8, 17, 22, 36, 1000}) EXPECT_EQ(broker::FindApi(key), nullptr) << key;
+  for (const auto& api : protocol::SupportedApis())
+    EXPECT_EQ(protocol::FindSupportedApi(static_cast<int16_t>(api.key)), &api);
+  for (int16_t key : {-1, 4, 8, 17, 22, 36, 1000}) EXPECT_EQ(protocol::FindSupportedApi(key), nullptr) << key;
+}
+
+TEST(WireApiTable, EverySupportedApiHasAHandler) {
+  for (const auto& api : protocol::SupportedApis()) {
+    EXPECT_NE(broker::HandlerFor(api.key), nullptr) << "api " << static_cast<int>(api.key);
+  }
 }
 
 }  // namespace

@@ -1,0 +1,24 @@
+#include "protocol/supported_apis.h"
+
+namespace oncemq::protocol {
+
+namespace {
+constexpr ApiSupport kApis[] = {
+    {ApiKey::kProduce, 3, 7, 9},      {ApiKey::kFetch, 4, 11, 12},         {ApiKey::kListOffsets, 0, 3, 6},
+    {ApiKey::kMetadata, 0, 6, 9},     {ApiKey::kApiVersions, 0, 3, 3},     {ApiKey::kCreateTopics, 0, 4, 5},
+    {ApiKey::kDeleteTopics, 0, 3, 4}, {ApiKey::kDescribeConfigs, 0, 2, 4},
+};
+}  // namespace
+
+std::span<const ApiSupport> SupportedApis() {
+  return kApis;
+}
+
+const ApiSupport* FindSupportedApi(int16_t api_key) {
+  for (const auto& api : kApis) {
+    if (static_cast<int16_t>(api.key) == api_key) return &api;
+  }
+  return nullptr;
+}
+
+}  // namespace oncemq::protocol
