@@ -132,16 +132,10 @@ class ConsumeProgress {
 
 void Dispatch(const RdKafka::Message& message, ConsumeProgress& progress) {
   switch (message.err()) {
-    case RdKafka::ERR_NO_ERROR:
-      progress.OnMessage(message);
-      break;
-    case RdKafka::ERR__PARTITION_EOF:
-      progress.OnPartitionEnd(message.partition());
-      break;
-    case RdKafka::ERR__TIMED_OUT:
-      break;
-    default:
-      progress.OnError(message);
+    case RdKafka::ERR_NO_ERROR: progress.OnMessage(message); break;
+    case RdKafka::ERR__PARTITION_EOF: progress.OnPartitionEnd(message.partition()); break;
+    case RdKafka::ERR__TIMED_OUT: break;
+    default: progress.OnError(message);
   }
 }
 

@@ -7,7 +7,6 @@
 #include <mutex>
 #include <string_view>
 
-
 namespace oncemq::cli {
 namespace {
 
@@ -66,11 +65,9 @@ bool MeansBrokerUnreachable(rd_kafka_resp_err_t err) {
 
 StatusCode StatusCodeFor(rd_kafka_resp_err_t err) {
   switch (err) {
-    case RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS:
-      return StatusCode::kAlreadyExists;
+    case RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS: return StatusCode::kAlreadyExists;
     case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
-    case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
-      return StatusCode::kNotFound;
+    case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC: return StatusCode::kNotFound;
     case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION:
     case RD_KAFKA_RESP_ERR_INVALID_PARTITIONS:
     case RD_KAFKA_RESP_ERR_INVALID_REPLICATION_FACTOR:
@@ -78,13 +75,10 @@ StatusCode StatusCodeFor(rd_kafka_resp_err_t err) {
     case RD_KAFKA_RESP_ERR_INVALID_CONFIG:
     case RD_KAFKA_RESP_ERR_INVALID_REQUEST:
     case RD_KAFKA_RESP_ERR_POLICY_VIOLATION:
-    case RD_KAFKA_RESP_ERR__INVALID_ARG:
-      return StatusCode::kInvalidArgument;
+    case RD_KAFKA_RESP_ERR__INVALID_ARG: return StatusCode::kInvalidArgument;
     case RD_KAFKA_RESP_ERR_UNSUPPORTED_VERSION:
-    case RD_KAFKA_RESP_ERR__UNSUPPORTED_FEATURE:
-      return StatusCode::kUnsupported;
-    default:
-      return StatusCode::kUnavailable;
+    case RD_KAFKA_RESP_ERR__UNSUPPORTED_FEATURE: return StatusCode::kUnsupported;
+    default: return StatusCode::kUnavailable;
   }
 }
 

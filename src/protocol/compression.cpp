@@ -256,32 +256,22 @@ Status Copy(ByteView in, Bytes& out, size_t limit) {
 
 std::string_view CompressionName(Compression codec) {
   switch (codec) {
-    case Compression::kNone:
-      return "none";
-    case Compression::kGzip:
-      return "gzip";
-    case Compression::kSnappy:
-      return "snappy";
-    case Compression::kLz4:
-      return "lz4";
-    case Compression::kZstd:
-      return "zstd";
+    case Compression::kNone: return "none";
+    case Compression::kGzip: return "gzip";
+    case Compression::kSnappy: return "snappy";
+    case Compression::kLz4: return "lz4";
+    case Compression::kZstd: return "zstd";
   }
   return "unknown";
 }
 
 Status DecompressInto(Compression codec, ByteView input, Bytes& out, size_t max_output) {
   switch (codec) {
-    case Compression::kNone:
-      return Copy(input, out, max_output);
-    case Compression::kGzip:
-      return InflateGzip(input, out, max_output);
-    case Compression::kSnappy:
-      return Unsnappy(input, out, max_output);
-    case Compression::kLz4:
-      return Unlz4(input, out, max_output);
-    case Compression::kZstd:
-      return Unzstd(input, out, max_output);
+    case Compression::kNone: return Copy(input, out, max_output);
+    case Compression::kGzip: return InflateGzip(input, out, max_output);
+    case Compression::kSnappy: return Unsnappy(input, out, max_output);
+    case Compression::kLz4: return Unlz4(input, out, max_output);
+    case Compression::kZstd: return Unzstd(input, out, max_output);
   }
   return Status::InvalidArgument("unknown compression codec " + std::to_string(static_cast<int>(codec)));
 }
@@ -295,16 +285,11 @@ Result<Bytes> Decompress(Compression codec, ByteView input, size_t max_output) {
 
 Result<Bytes> Compress(Compression codec, ByteView input) {
   switch (codec) {
-    case Compression::kNone:
-      return Bytes(input.begin(), input.end());
-    case Compression::kGzip:
-      return DeflateGzip(input);
-    case Compression::kSnappy:
-      return Snappy(input);
-    case Compression::kLz4:
-      return Lz4(input);
-    case Compression::kZstd:
-      return Zstd(input);
+    case Compression::kNone: return Bytes(input.begin(), input.end());
+    case Compression::kGzip: return DeflateGzip(input);
+    case Compression::kSnappy: return Snappy(input);
+    case Compression::kLz4: return Lz4(input);
+    case Compression::kZstd: return Zstd(input);
   }
   return Status::InvalidArgument("unknown compression codec " + std::to_string(static_cast<int>(codec)));
 }
