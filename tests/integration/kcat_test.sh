@@ -151,6 +151,31 @@ done
 [[ "$got_total" -eq "$want_total" ]] || fail "consumed $got_total lines in total, expected $want_total"
 echo "kcat_test: consumed $got_total messages, identical to what was produced"
 
+# --- 6a. acks=0 and acks=1 are stored too (acks=0 gets no response at all) ---
+# Consumers see only flushed data, so the count is polled (bounded) rather than read once.
+consume_count() {  # topic -> number of messages readable now
+  "${KCAT[@]}" -C -t "$1" -o beginning -e -q -f '%o\n' 2>/dev/null | wc -l
+}
+for acks in 0 1; do
+  seq 1 200 | sed "s/^/acks$acks-/" | "${KCAT[@]}" -P -t "acks$acks" -X acks=$acks 2>"$WORK/acks.err" ||
+    fail "kcat -P with acks=$acks failed: $(tail -n 3 "$WORK/acks.err")"
+  n=0
+  for _ in $(seq 1 50); do
+    n=$(consume_count "acks$acks")
+    [[ "$n" -ge 200 ]] && break
+  done
+  [[ "$n" -eq 200 ]] || fail "acks=$acks: consumed $n messages, want 200"
+done
+echo "kcat_test: acks=0 and acks=1 messages stored"
+
+# --- 6b. offsets for times: -o s@TS starts at the first batch stamped at or after TS ---
+seq 1 50 | "${KCAT[@]}" -P -t times -p 0 2>"$WORK/times.err" || fail "kcat -P times failed"
+last_ts=$("${KCAT[@]}" -C -t times -p 0 -o beginning -e -q -f '%T\n' | sort -n | tail -n 1)
+seq 51 100 | "${KCAT[@]}" -P -t times -p 0 2>"$WORK/times.err" || fail "kcat -P times (second batch) failed"
+first_after=$("${KCAT[@]}" -C -t times -p 0 -o "s@$((last_ts + 1))" -e -q -f '%o %s\n' | head -n 1)
+[[ "$first_after" == "50 51" ]] || fail "offsets for time $((last_ts + 1)): first message '$first_after', want '50 51'"
+echo "kcat_test: offsets-for-times lands on the second batch"
+
 # --- 6. SIGTERM: flush and exit 0 ---
 kill -TERM "$BROKER_PID"
 for _ in $(seq 1 300); do   # up to 30 s
