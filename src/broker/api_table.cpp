@@ -14,6 +14,7 @@ Handler HandlerFor(ApiKey key) {
     case ApiKey::kCreateTopics: return HandleCreateTopics;
     case ApiKey::kDeleteTopics: return HandleDeleteTopics;
     case ApiKey::kDescribeConfigs: return HandleDescribeConfigs;
+    case ApiKey::kInitProducerId: return HandleInitProducerId;
     default: return nullptr;
   }
 }

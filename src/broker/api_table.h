@@ -19,5 +19,6 @@ Reply HandleListOffsets(std::shared_ptr<Request> request);
 Reply HandleCreateTopics(std::shared_ptr<Request> request);
 Reply HandleDeleteTopics(std::shared_ptr<Request> request);
 Reply HandleDescribeConfigs(std::shared_ptr<Request> request);
+Reply HandleInitProducerId(std::shared_ptr<Request> request);
 
 }  // namespace oncemq::broker

@@ -20,6 +20,8 @@ Status Broker::Open() {
   std::error_code ec;
   std::filesystem::create_directories(config_.data_dir, ec);
   if (ec) return Status::IoError("cannot create data dir " + config_.data_dir.string() + ": " + ec.message());
+  producer_ids_ = std::make_unique<ProducerIdAllocator>(config_.data_dir / "producer_ids");
+  if (Status s = producer_ids_->Load(); !s.ok()) return s;
   flusher_.Start();
   topics_ = std::make_unique<TopicRegistry>(config_.data_dir, config_.topic_defaults, flusher_);
   return topics_->Load();

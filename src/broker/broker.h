@@ -10,6 +10,7 @@
 
 #include "broker/broker_config.h"
 #include "broker/flusher.h"
+#include "broker/producer_id_allocator.h"
 #include "broker/topic_registry.h"
 
 namespace oncemq::broker {
@@ -27,6 +28,7 @@ class Broker {
 
   const BrokerConfig& config() const { return config_; }
   TopicRegistry& topics() { return *topics_; }
+  ProducerIdAllocator& producer_ids() { return *producer_ids_; }
   // The address clients are told to connect to (the bound port when listening on port 0).
   const std::string& advertised_host() const { return advertised_host_; }
   uint16_t advertised_port() const { return advertised_port_; }
@@ -40,6 +42,7 @@ class Broker {
   BrokerConfig config_;
   Flusher flusher_;
   std::unique_ptr<TopicRegistry> topics_;
+  std::unique_ptr<ProducerIdAllocator> producer_ids_;
   std::string advertised_host_;
   uint16_t advertised_port_ = 0;
 };

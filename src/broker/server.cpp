@@ -113,6 +113,8 @@ Status Server::Run() {
   if (Status s = WriteReadyFile(broker_.config().ready_file, bound); !s.ok()) return s;
   spdlog::info("oncemq broker listening on {} (data in {}, {} I/O threads)", bound,
                broker_.config().data_dir.string(), contexts_.size());
+  spdlog::info("produce with: kcat -b {} -P -t my-topic    consume with: kcat -b {} -C -t my-topic -e", bound,
+               bound);
 
   std::vector<std::thread> threads;
   for (size_t i = 1; i < contexts_.size(); ++i)

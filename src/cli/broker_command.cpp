@@ -44,8 +44,6 @@ int RunBroker(BrokerFlags& flags) {
     spdlog::error("cannot open data dir: {}", s.ToString());
     return 1;
   }
-  spdlog::info("produce with: kcat -b {}:{} -P -t my-topic   consume with: kcat -b {}:{} -C -t my-topic -e",
-               b.advertised_host(), flags.config.listen_port, b.advertised_host(), flags.config.listen_port);
   if (Status s = b.Run(); !s.ok()) {
     spdlog::error("{}", s.ToString());
     return 1;

@@ -14,6 +14,7 @@ const char* ErrorName(ErrorCode e) {
     case ErrorCode::kMessageTooLarge: return "MESSAGE_TOO_LARGE";
     case ErrorCode::kInvalidTopic: return "INVALID_TOPIC_EXCEPTION";
     case ErrorCode::kRecordListTooLarge: return "RECORD_LIST_TOO_LARGE";
+    case ErrorCode::kCoordinatorNotAvailable: return "COORDINATOR_NOT_AVAILABLE";
     case ErrorCode::kInvalidRequiredAcks: return "INVALID_REQUIRED_ACKS";
     case ErrorCode::kUnsupportedVersion: return "UNSUPPORTED_VERSION";
     case ErrorCode::kTopicAlreadyExists: return "TOPIC_ALREADY_EXISTS";

@@ -37,6 +37,7 @@ enum class ErrorCode : int16_t {
   kMessageTooLarge = 10,
   kInvalidTopic = 17,
   kRecordListTooLarge = 18,
+  kCoordinatorNotAvailable = 15,
   kInvalidRequiredAcks = 21,
   kUnsupportedVersion = 35,
   kTopicAlreadyExists = 36,

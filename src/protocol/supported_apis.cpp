@@ -3,11 +3,19 @@
 namespace oncemq::protocol {
 
 namespace {
+// clang-format off
 constexpr ApiSupport kApis[] = {
-    {ApiKey::kProduce, 3, 7, 9},      {ApiKey::kFetch, 4, 11, 12},         {ApiKey::kListOffsets, 0, 3, 6},
-    {ApiKey::kMetadata, 0, 6, 9},     {ApiKey::kApiVersions, 0, 3, 3},     {ApiKey::kCreateTopics, 0, 4, 5},
-    {ApiKey::kDeleteTopics, 0, 3, 4}, {ApiKey::kDescribeConfigs, 0, 2, 4},
+    {ApiKey::kProduce, 3, 7, 9},
+    {ApiKey::kFetch, 4, 11, 12},
+    {ApiKey::kListOffsets, 0, 3, 6},
+    {ApiKey::kMetadata, 0, 6, 9},
+    {ApiKey::kApiVersions, 0, 3, 3},
+    {ApiKey::kCreateTopics, 0, 4, 5},
+    {ApiKey::kDeleteTopics, 0, 3, 4},
+    {ApiKey::kDescribeConfigs, 0, 2, 4},
+    {ApiKey::kInitProducerId, 0, 1, 2},
 };
+// clang-format on
 }  // namespace
 
 std::span<const ApiSupport> SupportedApis() {

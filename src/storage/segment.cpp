@@ -48,12 +48,14 @@ Status Segment::Append(ByteView batch, const BatchFrame& frame) {
   const uint64_t position = size();
   Status written = ops_->WriteAt(fd_, position, batch);
   if (!written.ok()) {
+    // Name the file: an operator reading "No space left on device" needs to know which disk filled.
+    std::string what = log_path_.string() + ": " + written.message();
     Status cut = ops_->Truncate(fd_, position);
     if (!cut.ok()) {
       garbage_tail_ = true;
-      return Status::IoError(written.message() + "; cutting back failed: " + cut.message());
+      return Status::IoError(what + "; cutting back failed: " + cut.message());
     }
-    return written;
+    return Status(written.code(), what);
   }
   index_.OnBatchAppended(frame.base, position);
   ObserveTimestamp(frame.max_timestamp);
