@@ -1,5 +1,10 @@
 #include "broker/partition.h"
 
+#include <spdlog/spdlog.h>
+
+#include "broker/batch_validation.h"
+#include "broker/producer_state_snapshot.h"
+
 #include <algorithm>
 #include <asio/this_coro.hpp>
 
@@ -9,17 +14,121 @@ Partition::Partition(std::string topic, PartitionId id, std::unique_ptr<storage:
                      FlushRequest request_flush)
     : topic_(std::move(topic)), id_(id), log_(std::move(log)), request_flush_(std::move(request_flush)) {}
 
-Result<storage::AppendResult> Partition::Append(MutableByteView batch) {
-  auto result = log_->Append(batch);
-  if (!result.ok()) {
-    // An unhealthy log heals only in Flush() (cut back to the durable end, then sync). Asking for one on
-    // each refused append retries the heal at the pace clients retry, without a timer of its own.
-    if (!log_->healthy()) request_flush_(this);
-    return result;
+int64_t Partition::NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Partition::ProduceOutcome Partition::Produce(MutableByteView batch, const protocol::BatchHeader& header) {
+  using protocol::ErrorCode;
+  ProduceOutcome out;
+  std::lock_guard lock(append_mu_);
+  if (!log_->healthy()) {
+    // Producer state may describe batches the coming heal will cut off: decide nothing until it has.
+    request_flush_(this);
+    out.error = ErrorCode::kKafkaStorageError;
+    return out;
   }
+  const bool idempotent = header.producer_id() >= 0;
+  const ProducerBatch identity{ProducerId(header.producer_id()), ProducerEpoch(header.producer_epoch()),
+                               Sequence(header.base_sequence()), header.last_offset_delta()};
+  if (idempotent) {
+    SequenceVerdict verdict = producer_state_.Check(identity);
+    switch (verdict.kind) {
+      case SequenceVerdict::Kind::kAppend: break;
+      case SequenceVerdict::Kind::kDuplicate:
+        out.base = verdict.original_base;
+        out.durable_end = verdict.original_end;
+        out.duplicate = true;
+        return out;
+      case SequenceVerdict::Kind::kOutOfOrderSequence:
+        out.error = ErrorCode::kOutOfOrderSequenceNumber;
+        return out;
+      case SequenceVerdict::Kind::kInvalidProducerEpoch:
+        out.error = ErrorCode::kInvalidProducerEpoch;
+        return out;
+    }
+  }
+  auto appended = log_->Append(batch);
+  if (!appended.ok()) {
+    spdlog::error("append to {}/{} failed: {}", topic_, id_.value(), appended.status().ToString());
+    if (!log_->healthy()) request_flush_(this);  // the heal happens in Flush()
+    out.error = ToKafkaError(appended.status());
+    return out;
+  }
+  if (idempotent) producer_state_.Record(identity, appended->base, NowMs());
+  out.base = appended->base;
+  out.durable_end = Offset(appended->last.value() + 1);
+  AfterAppend();
+  return out;
+}
+
+void Partition::AfterAppend() {
   if (log_->config().flush.kind != storage::FlushPolicy::Kind::kNever) request_flush_(this);
   if (!log_->config().flush.acks_wait_for_fsync()) WakeData();  // visible at once
-  return result;
+}
+
+Status Partition::RecoverProducerState() {
+  std::lock_guard lock(append_mu_);
+  const auto dir = log_->directory();
+  auto loaded = LoadNewestProducerSnapshot(dir, log_->log_start(), log_->log_end(), ProducerStateConfig{});
+  if (!loaded.ok()) return loaded.status();
+  Offset from = log_->log_start();
+  if (loaded->has_value()) {
+    producer_state_ = std::move((*loaded)->first);
+    from = std::max(from, (*loaded)->second);
+  }
+  // Replay every batch after the snapshot: headers only decide, so read in large chunks.
+  const int64_t now = NowMs();
+  size_t replayed = 0;
+  Bytes chunk;
+  while (from < log_->log_end()) {
+    chunk.clear();
+    if (Status s = log_->ReadInto(from, 1 << 20, log_->log_end(), chunk); !s.ok()) return s;
+    if (chunk.empty()) break;
+    ByteView rest(chunk);
+    while (!rest.empty()) {
+      auto header = protocol::BatchHeader::Parse(rest);
+      if (!header.ok())
+        return Status::Corruption("replaying " + dir.string() + ": " + header.status().message());
+      if (header->producer_id() >= 0 && Offset(header->last_offset()) >= from) {
+        producer_state_.Record({ProducerId(header->producer_id()), ProducerEpoch(header->producer_epoch()),
+                                Sequence(header->base_sequence()), header->last_offset_delta()},
+                               Offset(header->base_offset()), now);
+        ++replayed;
+      }
+      from = Offset(std::max(from.value(), header->last_offset() + 1));
+      rest = rest.subspan(header->total_size());
+    }
+  }
+  producer_state_.ExpireIdle(now);
+  if (replayed > 0 || producer_state_.producer_count() > 0) {
+    spdlog::info("{}/{}: producer state: {} producers ({} batches replayed after the snapshot)", topic_,
+                 id_.value(), producer_state_.producer_count(), replayed);
+  }
+  return Status::Ok();
+}
+
+Status Partition::SnapshotProducerState() {
+  Bytes unused;
+  std::unique_lock lock(append_mu_);
+  producer_state_.ExpireIdle(NowMs());
+  if (producer_state_.producer_count() == 0) return Status::Ok();
+  // Cover only durable offsets, so a later heal can never cut the log below the snapshot.
+  auto flushed = log_->Flush();
+  if (!flushed.ok()) return flushed.status();
+  return WriteProducerSnapshot(log_->directory(), producer_state_, *flushed);
+}
+
+void Partition::OnLogStartAdvanced() {
+  std::lock_guard lock(append_mu_);
+  producer_state_.RemoveBelow(log_->log_start());
+}
+
+size_t Partition::producer_count() const {
+  std::lock_guard lock(append_mu_);
+  return producer_state_.producer_count();
 }
 
 bool Partition::TryMarkDirty() {
@@ -61,6 +170,7 @@ void Partition::RemoveDataWaiter(const std::shared_ptr<AsyncWaiter>& waiter) {
 
 void Partition::FlushNow() {
   dirty_.store(false);
+  if (!log_->healthy()) return Heal();
   auto flushed = log_->Flush();
   if (flushed.ok()) {
     WakeDurable(*flushed, Status::Ok());
@@ -68,6 +178,17 @@ void Partition::FlushNow() {
   } else {
     WakeDurable(log_->durable_end(), flushed.status());
   }
+}
+
+void Partition::Heal() {
+  std::lock_guard lock(append_mu_);  // no sequence decision may see state for offsets being cut off
+  auto healed = log_->Flush();
+  if (!healed.ok()) {
+    WakeDurable(log_->durable_end(), healed.status());
+    return;
+  }
+  producer_state_.TruncateTo(log_->log_end());
+  WakeDurable(*healed, Status::Ok());
 }
 
 void Partition::WakeDurable(Offset durable, const Status& failure) {

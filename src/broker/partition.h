@@ -16,7 +16,10 @@
 #include <vector>
 
 #include "broker/async_waiter.h"
+#include "broker/producer_state.h"
 #include "common/types.h"
+#include "protocol/api.h"
+#include "protocol/batch_header.h"
 #include "storage/partition_log.h"
 
 namespace oncemq::broker {
@@ -33,8 +36,31 @@ class Partition {
   storage::PartitionLog& log() { return *log_; }
   const storage::PartitionLog& log() const { return *log_; }
 
-  // REQUIRES: the batch passed validation (see produce handler).
-  Result<storage::AppendResult> Append(MutableByteView batch);
+  // What became of one produced batch.
+  struct ProduceOutcome {
+    protocol::ErrorCode error = protocol::ErrorCode::kNone;
+    Offset base{-1};        // where the batch's records are (the original's, for a duplicate)
+    Offset durable_end{0};  // acks=all answers once the log is durable up to here
+    bool duplicate = false;
+  };
+
+  // Appends one batch after the idempotent-producer checks (kafka-protocol.md §6.3): an exact re-send of
+  // one of a producer's last five batches appends nothing and reports the original's offsets (its
+  // answer then waits for the original's durability); a gap is OUT_OF_ORDER_SEQUENCE_NUMBER; a stale
+  // epoch INVALID_PRODUCER_EPOCH. Check, append and record happen under one lock, so two copies of a
+  // batch arriving on two connections cannot both be appended.
+  // REQUIRES: the batch passed ValidateProduceBatch; `header` views `batch`.
+  ProduceOutcome Produce(MutableByteView batch, const protocol::BatchHeader& header);
+
+  // Rebuilds the producer state at open: newest snapshot, then every batch after it. Call once, before
+  // the partition serves.
+  Status RecoverProducerState();
+  // Makes the log durable and writes a snapshot of the producer state covering it (at clean shutdown
+  // and periodically, to shorten the replay after a crash). Expires idle producers first.
+  Status SnapshotProducerState();
+  // After retention moved the log start.
+  void OnLogStartAdvanced();
+  size_t producer_count() const;
 
   // Completes when every offset below `end` is durable (OK), the flush failed (kIoError), or at `deadline`
   // (kUnavailable). Under a flush policy other than "always" it completes at once.
@@ -52,6 +78,9 @@ class Partition {
 
  private:
   void WakeDurable(Offset durable, const Status& failure);
+  void AfterAppend();
+  void Heal();
+  static int64_t NowMs();
   void WakeData();
 
   const std::string topic_;
@@ -59,6 +88,11 @@ class Partition {
   std::unique_ptr<storage::PartitionLog> log_;
   FlushRequest request_flush_;
   std::atomic<bool> dirty_{false};
+
+  // Serialises produce decisions: sequence check, append and record are one step. Also held while a
+  // failed log heals, so no duplicate check can see state for offsets the heal is cutting off.
+  mutable std::mutex append_mu_;
+  ProducerStateTable producer_state_;  // GUARDED_BY(append_mu_)
 
   std::mutex waiters_mu_;
   struct DurableWaiter {

@@ -51,7 +51,8 @@ asio::awaitable<void> AcceptLoop(Broker& broker, asio::ip::tcp::acceptor& accept
   }
 }
 
-asio::awaitable<void> RetentionLoop(Broker& broker) {
+// Periodic housekeeping: retention, producer expiry and producer-state snapshots.
+asio::awaitable<void> MaintenanceLoop(Broker& broker) {
   asio::steady_timer timer(co_await asio::this_coro::executor);
   while (true) {
     timer.expires_after(std::chrono::milliseconds(broker.config().retention_check_ms));
@@ -65,6 +66,11 @@ asio::awaitable<void> RetentionLoop(Broker& broker) {
       for (const auto& p : topic->partitions) {
         if (size_t n = p->log().ApplyRetention(now); n > 0) {
           spdlog::info("retention deleted {} segments of {}/{}", n, topic->name, p->id().value());
+          p->OnLogStartAdvanced();
+        }
+        // Shortens the replay after a crash to what was appended since this snapshot.
+        if (Status s = p->SnapshotProducerState(); !s.ok()) {
+          spdlog::warn("snapshot of {}/{} producer state: {}", topic->name, p->id().value(), s.ToString());
         }
       }
     }
@@ -108,7 +114,7 @@ Status Server::Run() {
     for (auto& ctx : contexts_) ctx->stop();
   });
   asio::co_spawn(main, AcceptLoop(broker_, acceptor, contexts_), asio::detached);
-  asio::co_spawn(main, RetentionLoop(broker_), asio::detached);
+  asio::co_spawn(main, MaintenanceLoop(broker_), asio::detached);
 
   if (Status s = WriteReadyFile(broker_.config().ready_file, bound); !s.ok()) return s;
   spdlog::info("oncemq broker listening on {} (data in {}, {} I/O threads)", bound,

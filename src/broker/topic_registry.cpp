@@ -68,8 +68,10 @@ Result<std::shared_ptr<Topic>> TopicRegistry::OpenTopic(const std::string& name,
     auto log =
         storage::PartitionLog::Open(data_dir_ / "topics" / name / std::to_string(p), topic->config.log());
     if (!log.ok()) return log.status();
-    topic->partitions.push_back(std::make_unique<Partition>(
-        name, PartitionId(p), std::move(*log), [this](Partition* part) { flusher_.RequestFlush(part); }));
+    auto partition = std::make_unique<Partition>(name, PartitionId(p), std::move(*log),
+                                                 [this](Partition* part) { flusher_.RequestFlush(part); });
+    if (Status s = partition->RecoverProducerState(); !s.ok()) return s;
+    topic->partitions.push_back(std::move(partition));
   }
   return topic;
 }
@@ -167,6 +169,9 @@ void TopicRegistry::CloseAll() {
   std::unique_lock lock(mu_);
   for (auto& [name, topic] : topics_) {
     for (auto& p : topic->partitions) {
+      if (Status s = p->SnapshotProducerState(); !s.ok()) {
+        spdlog::warn("snapshot of {}/{} producer state: {}", name, p->id().value(), s.ToString());
+      }
       if (Status s = p->log().Close(); !s.ok())
         spdlog::error("closing {}/{}: {}", name, p->id().value(), s.ToString());
       flusher_.Forget(p.get());

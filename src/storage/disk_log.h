@@ -47,6 +47,7 @@ class DiskLog final : public PartitionLog {
   bool healthy() const override { return healthy_.load(); }
   LogStats stats() const override;
   const LogConfig& config() const override { return config_; }
+  const std::filesystem::path& directory() const override { return dir_; }
 
  private:
   using SegmentList = std::vector<std::shared_ptr<Segment>>;

@@ -109,6 +109,8 @@ class PartitionLog {
   virtual bool healthy() const = 0;
   virtual LogStats stats() const = 0;
   virtual const LogConfig& config() const = 0;
+  // The partition's directory (other per-partition files, such as producer snapshots, live beside the log).
+  virtual const std::filesystem::path& directory() const = 0;
 };
 
 }  // namespace oncemq::storage

@@ -21,21 +21,20 @@ struct PendingDurable {
   size_t partition_index;
 };
 
-ErrorCode AppendOne(const Topic& topic, Partition& partition, ByteView records, int16_t version,
-                    protocol::ProducePartitionResponse& out) {
-  ErrorCode error = ValidateProduceBatch(records, topic.config.max_message_bytes(), version);
-  if (error != ErrorCode::kNone) return error;
+// Validates one partition's batch and hands it to the partition (sequence checks, append).
+Partition::ProduceOutcome ProduceOne(const Topic& topic, Partition& partition, ByteView records,
+                                     int16_t version) {
+  Partition::ProduceOutcome outcome;
+  outcome.error = ValidateProduceBatch(records, topic.config.max_message_bytes(), version);
+  if (outcome.error != ErrorCode::kNone) {
+    spdlog::warn("refused a {}-byte batch for {}/{}: {}", records.size(), topic.name, partition.id().value(),
+                 protocol::ErrorName(outcome.error));
+    return outcome;
+  }
   // The frame belongs to this request; rewriting the base offset in place avoids copying the batch.
   MutableByteView batch(const_cast<uint8_t*>(records.data()), records.size());
-  auto appended = partition.Append(batch);
-  if (!appended.ok()) {
-    spdlog::error("append to {}/{} failed: {}", topic.name, partition.id().value(),
-                  appended.status().ToString());
-    return ToKafkaError(appended.status());
-  }
-  out.base_offset = appended->base.value();
-  out.log_start_offset = partition.log().log_start().value();
-  return ErrorCode::kNone;
+  auto header = protocol::BatchHeader::Parse(records);
+  return partition.Produce(batch, *header);
 }
 
 asio::awaitable<Bytes> AwaitDurableThenAnswer(std::shared_ptr<Request> request,
@@ -83,11 +82,12 @@ Reply HandleProduce(std::shared_ptr<Request> request) {
       } else if (partition == nullptr) {
         out.error = ErrorCode::kUnknownTopicOrPartition;
       } else {
-        out.error = AppendOne(*topic, *partition, part.records.value_or(ByteView{}), request->version(), out);
-        if (out.error == ErrorCode::kNone && req.acks == -1) {
-          int64_t end =
-              out.base_offset + protocol::BatchHeader::Parse(*part.records)->last_offset_delta() + 1;
-          pending.push_back({topic, partition, Offset(end), t, p});
+        auto outcome = ProduceOne(*topic, *partition, part.records.value_or(ByteView{}), request->version());
+        out.error = outcome.error;
+        if (outcome.error == ErrorCode::kNone) {
+          out.base_offset = outcome.base.value();
+          out.log_start_offset = partition->log().log_start().value();
+          if (req.acks == -1) pending.push_back({topic, partition, outcome.durable_end, t, p});
         }
       }
     }
