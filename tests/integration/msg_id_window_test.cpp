@@ -8,6 +8,7 @@
 //     producer id) re-sends the last 5,000 with the same msg-ids: every send is acknowledged, and the
 //     log holds each msg-id exactly once. Once the clock is past the last append + W, 10 of them are
 //     re-sent again and now they land: the window is real, not infinite.
+//   - The window holds across a SIGKILL and restart (the index is rebuilt from the log).
 //   - `kcat -P -H oncemq-msg-id=X` run twice stores one record.
 //   - In both, records WITHOUT the header pass untouched: the same header-less record sent twice is
 //     stored twice.
@@ -312,6 +313,45 @@ TEST_F(MsgIdWindowEndToEndTest, NewProducerResendingItsLastFiveThousandStoresNoD
   ExpectTally(
       Count(records), [](int n) { return n >= kMessages - kResentLate ? 2 : 1; }, 2);
   EXPECT_EQ(records.size(), static_cast<size_t>(kMessages + kResentLate + 2 * kPlain));
+}
+
+// The index is rebuilt from the log on start: a re-send after a SIGKILL and restart is still caught.
+TEST_F(MsgIdWindowEndToEndTest, WindowHoldsAcrossSigkillAndRestart) {
+  constexpr int kBeforeKill = 2000;
+  const std::string topic = "msgid-restart";
+  ASSERT_NO_FATAL_FAILURE(CreateTopic(topic, 600000));
+  auto send_all = [&] {
+    DeliveryCounter dr;
+    auto producer = NewProducer(&dr);
+    ASSERT_NE(producer, nullptr);
+    for (int n = 0; n < kBeforeKill; ++n) {
+      ASSERT_NO_FATAL_FAILURE(Send(*producer, topic, PartitionOf(n), Value(n), MsgId(n)));
+    }
+    for (int k = 0; k < kPlain; ++k) {
+      ASSERT_NO_FATAL_FAILURE(Send(*producer, topic, k % kPartitions, "plain-" + std::to_string(k), ""));
+    }
+    ASSERT_NO_FATAL_FAILURE(FlushAll(*producer, dr, kBeforeKill + kPlain));
+  };
+  ASSERT_NO_FATAL_FAILURE(send_all());
+  ASSERT_TRUE(broker_->Kill());
+  std::string error;
+  ASSERT_TRUE(broker_->Restart(&error)) << error;
+  ASSERT_NO_FATAL_FAILURE(send_all());  // a new producer re-sends everything
+
+  std::vector<Record> records;
+  ASSERT_NO_FATAL_FAILURE(ReadAll(topic, &records));
+  Tally t = Count(records);
+  int wrong = 0;
+  for (int n = 0; n < kBeforeKill; ++n) {
+    int have = t.by_msg_id[MsgId(n)];
+    if (have != 1 && wrong++ < 10)
+      ADD_FAILURE() << "msg-id " << MsgId(n) << " is stored " << have << " times";
+  }
+  EXPECT_EQ(wrong, 0) << "msg-ids stored other than once after the restart";
+  for (int k = 0; k < kPlain; ++k) {
+    EXPECT_EQ(t.plain_by_value["plain-" + std::to_string(k)], 2) << "header-less records pass untouched";
+  }
+  EXPECT_EQ(records.size(), static_cast<size_t>(kBeforeKill + 2 * kPlain));
 }
 
 TEST_F(MsgIdWindowEndToEndTest, KcatTwiceWithTheSameMsgIdStoresOneRecord) {
