@@ -7,6 +7,7 @@
 
 #include "cli/commands.h"
 #include "consume_bench.h"
+#include "msg_id_window_bench.h"
 #include "produce_bench.h"
 
 namespace oncemq::cli {
@@ -127,6 +128,7 @@ void AddBenchCommands(CLI::App& app, int* exit_code) {
   bench->require_subcommand(1);
   AddProduceCommand(bench, exit_code);
   AddConsumeCommand(bench, exit_code);
+  bench::AddWindowBench(*bench);
 }
 
 }  // namespace oncemq::cli

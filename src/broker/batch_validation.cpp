@@ -23,7 +23,9 @@ ErrorCode ValidateProduceBatch(std::optional<ByteView> records, int32_t max_mess
   if (codec > 4 || (header->compression() == protocol::Compression::kZstd && produce_version < 7)) {
     return ErrorCode::kUnsupportedCompressionType;
   }
-  if (header->producer_id() >= 0 && header->base_sequence() < 0) return ErrorCode::kInvalidRecord;
+  if (header->producer_id() >= 0 && (header->base_sequence() < 0 || header->producer_epoch() < 0)) {
+    return ErrorCode::kInvalidRecord;
+  }
   return ErrorCode::kNone;
 }
 

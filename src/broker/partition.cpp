@@ -3,7 +3,9 @@
 #include <spdlog/spdlog.h>
 
 #include "broker/batch_validation.h"
+#include "broker/msg_id_dedup.h"
 #include "broker/producer_state_snapshot.h"
+#include "protocol/record_batch.h"
 
 #include <algorithm>
 #include <asio/this_coro.hpp>
@@ -50,6 +52,10 @@ Partition::ProduceOutcome Partition::Produce(MutableByteView batch, const protoc
         return out;
     }
   }
+  const int64_t now = NowMs();
+  Bytes rewritten;
+  std::vector<std::pair<std::string, int32_t>> fresh_ids;
+  if (window_ && FilterMsgIds(batch, header, idempotent, now, rewritten, fresh_ids, out)) return out;
   auto appended = log_->Append(batch);
   if (!appended.ok()) {
     spdlog::error("append to {}/{} failed: {}", topic_, id_.value(), appended.status().ToString());
@@ -57,11 +63,93 @@ Partition::ProduceOutcome Partition::Produce(MutableByteView batch, const protoc
     out.error = ToKafkaError(appended.status());
     return out;
   }
-  if (idempotent) producer_state_.Record(identity, appended->base, NowMs());
+  if (idempotent) producer_state_.Record(identity, appended->base, now);
+  for (const auto& [id, delta] : fresh_ids) window_->Insert(id, Offset(appended->base.value() + delta), now);
   out.base = appended->base;
-  out.durable_end = Offset(appended->last.value() + 1);
+  out.durable_end = std::max(out.durable_end, Offset(appended->last.value() + 1));
   AfterAppend();
   return out;
+}
+
+bool Partition::FilterMsgIds(MutableByteView& batch, const protocol::BatchHeader& header, bool idempotent,
+                             int64_t now, Bytes& rewritten,
+                             std::vector<std::pair<std::string, int32_t>>& fresh, ProduceOutcome& out) {
+  Bytes scratch;
+  auto scan = ScanMsgIds(header, *window_, now, scratch);
+  if (!scan.ok()) {
+    out.error = protocol::ErrorCode::kCorruptMessage;
+    return true;
+  }
+  fresh.reserve(scan->fresh.size());
+  for (const auto& id : scan->fresh) fresh.emplace_back(std::string(id.msg_id), id.offset_delta);
+  if (!scan->any_duplicate()) return false;
+  duplicates_dropped_ += scan->dropped.size();
+  // The originals may still be waiting for their fsync: this answer waits for them too.
+  out.durable_end = Offset(scan->max_original.value() + 1);
+  const bool all_duplicates = static_cast<int32_t>(scan->dropped.size()) == scan->records;
+  if (all_duplicates && !idempotent) {
+    out.base = scan->first_original.value_or(Offset(-1));
+    out.duplicate = true;
+    return true;
+  }
+  auto copy = RewriteWithout(header, *scan, scratch);
+  if (!copy.ok()) {
+    out.error = protocol::ErrorCode::kCorruptMessage;
+    return true;
+  }
+  rewritten = std::move(*copy);
+  batch = MutableByteView(rewritten);
+  return false;
+}
+
+void Partition::EnableMsgIdWindow(int64_t window_ms, size_t max_entries) {
+  std::lock_guard lock(append_mu_);
+  window_ = std::make_unique<MsgIdWindow>(window_ms, max_entries);
+}
+
+Status Partition::RecoverMsgIdWindow() {
+  std::lock_guard lock(append_mu_);
+  if (!window_) return Status::Ok();
+  const int64_t now = NowMs();
+  auto start = log_->OffsetForTimestamp(now - window_->window_ms());
+  if (!start.ok()) return start.status();
+  if (!start->has_value()) return Status::Ok();  // nothing recent enough
+  Offset from = **start;
+  Bytes chunk, scratch;
+  while (from < log_->log_end()) {
+    chunk.clear();
+    if (Status s = log_->ReadInto(from, 1 << 20, log_->log_end(), chunk); !s.ok()) return s;
+    if (chunk.empty()) break;
+    for (ByteView rest(chunk); !rest.empty();) {
+      auto header = protocol::BatchHeader::Parse(rest);
+      if (!header.ok()) return header.status();
+      rest = rest.subspan(header->total_size());
+      if (header->last_offset() < from.value()) continue;
+      auto records = protocol::RecordsSection(*header, scratch);
+      if (!records.ok()) return records.status();
+      protocol::RecordIterator it(*records, header->records_count());
+      while (auto record = it.Next()) {
+        auto id = record->headers.Find(kMsgIdHeader);
+        if (!id || !id->value) continue;
+        // The append time is not stored; the record's own timestamp (the producer's clock) stands in.
+        // Clamped to now: one record stamped in the future must not push the window's clock ahead and
+        // expire the genuinely recent ids.
+        int64_t stamped = std::min(header->base_timestamp() + record->timestamp_delta, now);
+        window_->Insert(AsStringView(*id->value), Offset(header->base_offset() + record->offset_delta),
+                        stamped);
+      }
+      from = Offset(header->last_offset() + 1);
+    }
+  }
+  window_->ExpireUpTo(now);
+  spdlog::info("{}/{}: message-id window rebuilt: {} ids", topic_, id_.value(), window_->size());
+  return Status::Ok();
+}
+
+Partition::DedupStats Partition::dedup_stats() const {
+  std::lock_guard lock(append_mu_);
+  if (!window_) return {};
+  return {window_->size(), window_->memory_bytes(), duplicates_dropped_, window_->early_evictions()};
 }
 
 void Partition::AfterAppend() {
@@ -69,10 +157,11 @@ void Partition::AfterAppend() {
   if (!log_->config().flush.acks_wait_for_fsync()) WakeData();  // visible at once
 }
 
-Status Partition::RecoverProducerState() {
+Status Partition::RecoverProducerState(const ProducerStateConfig& config) {
   std::lock_guard lock(append_mu_);
   const auto dir = log_->directory();
-  auto loaded = LoadNewestProducerSnapshot(dir, log_->log_start(), log_->log_end(), ProducerStateConfig{});
+  producer_state_ = ProducerStateTable(config);
+  auto loaded = LoadNewestProducerSnapshot(dir, log_->log_start(), log_->log_end(), config);
   if (!loaded.ok()) return loaded.status();
   Offset from = log_->log_start();
   if (loaded->has_value()) {
@@ -113,6 +202,7 @@ Status Partition::RecoverProducerState() {
 Status Partition::SnapshotProducerState() {
   Bytes unused;
   std::unique_lock lock(append_mu_);
+  if (window_) window_->ExpireUpTo(NowMs());
   producer_state_.ExpireIdle(NowMs());
   if (producer_state_.producer_count() == 0) return Status::Ok();
   // Cover only durable offsets, so a later heal can never cut the log below the snapshot.
@@ -188,6 +278,7 @@ void Partition::Heal() {
     return;
   }
   producer_state_.TruncateTo(log_->log_end());
+  if (window_) window_->TruncateTo(log_->log_end());
   WakeDurable(*healed, Status::Ok());
 }
 

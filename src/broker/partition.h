@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "broker/async_waiter.h"
+#include "broker/msg_id_window.h"
 #include "broker/producer_state.h"
 #include "common/types.h"
 #include "protocol/api.h"
@@ -52,9 +53,21 @@ class Partition {
   // REQUIRES: the batch passed ValidateProduceBatch; `header` views `batch`.
   ProduceOutcome Produce(MutableByteView batch, const protocol::BatchHeader& header);
 
+  // Turns on the message-id window (topic dedup.window.ms > 0). Call before RecoverMsgIdWindow.
+  void EnableMsgIdWindow(int64_t window_ms, size_t max_entries);
+  // Rebuilds the window from the records of the last window_ms (by record timestamp) at open.
+  Status RecoverMsgIdWindow();
+  struct DedupStats {
+    size_t tracked_ids = 0;
+    size_t window_bytes = 0;
+    uint64_t duplicates_dropped = 0;
+    uint64_t early_evictions = 0;
+  };
+  DedupStats dedup_stats() const;
+
   // Rebuilds the producer state at open: newest snapshot, then every batch after it. Call once, before
   // the partition serves.
-  Status RecoverProducerState();
+  Status RecoverProducerState(const ProducerStateConfig& config);
   // Makes the log durable and writes a snapshot of the producer state covering it (at clean shutdown
   // and periodically, to shorten the replay after a crash). Expires idle producers first.
   Status SnapshotProducerState();
@@ -79,6 +92,11 @@ class Partition {
  private:
   void WakeDurable(Offset durable, const Status& failure);
   void AfterAppend();
+  // The message-id step of Produce: may replace `batch` with a rewritten copy held in `rewritten`, or
+  // decide the batch is entirely a duplicate (returns true with `out` filled).
+  bool FilterMsgIds(MutableByteView& batch, const protocol::BatchHeader& header, bool idempotent, int64_t now,
+                    Bytes& rewritten, std::vector<std::pair<std::string, int32_t>>& fresh,
+                    ProduceOutcome& out);
   void Heal();
   static int64_t NowMs();
   void WakeData();
@@ -92,7 +110,9 @@ class Partition {
   // Serialises produce decisions: sequence check, append and record are one step. Also held while a
   // failed log heals, so no duplicate check can see state for offsets the heal is cutting off.
   mutable std::mutex append_mu_;
-  ProducerStateTable producer_state_;  // GUARDED_BY(append_mu_)
+  ProducerStateTable producer_state_;    // GUARDED_BY(append_mu_)
+  std::unique_ptr<MsgIdWindow> window_;  // GUARDED_BY(append_mu_); null when the topic has no window
+  uint64_t duplicates_dropped_ = 0;      // GUARDED_BY(append_mu_)
 
   std::mutex waiters_mu_;
   struct DurableWaiter {

@@ -34,6 +34,7 @@ Result<TopicConfig> TopicConfig::Make(const TopicDefaults& defaults,
   config.log_ = defaults.log;
   config.max_message_bytes_ = defaults.max_message_bytes;
   config.dedup_window_ms_ = defaults.dedup_window_ms;
+  config.dedup_max_entries_ = defaults.dedup_max_entries;
   for (const auto& [key, value] : overrides) {
     if (Status s = config.Apply(key, value); !s.ok()) return s;
   }
@@ -59,11 +60,9 @@ Status TopicConfig::Apply(const std::string& key, const std::string& value) {
     const char* name;
     int64_t min;
   };
-  static constexpr IntKey kIntKeys[] = {{"retention.ms", -1},
-                                        {"retention.bytes", -1},
-                                        {"segment.bytes", 1024},
-                                        {"max.message.bytes", 0},
-                                        {"dedup.window.ms", 0}};
+  static constexpr IntKey kIntKeys[] = {{"retention.ms", -1},    {"retention.bytes", -1},
+                                        {"segment.bytes", 1024}, {"max.message.bytes", 0},
+                                        {"dedup.window.ms", 0},  {"dedup.max.entries", 1}};
   for (const auto& k : kIntKeys) {
     if (key != k.name) continue;
     auto v = ParseInt(key, value, k.min);
@@ -74,6 +73,7 @@ Status TopicConfig::Apply(const std::string& key, const std::string& value) {
     if (key == "max.message.bytes")
       max_message_bytes_ = static_cast<int32_t>(std::min<int64_t>(*v, INT32_MAX));
     if (key == "dedup.window.ms") dedup_window_ms_ = *v;
+    if (key == "dedup.max.entries") dedup_max_entries_ = *v;
     return Status::Ok();
   }
   return Status::InvalidArgument("unknown topic config '" + key + "'");
@@ -85,6 +85,7 @@ std::vector<TopicConfig::Entry> TopicConfig::Describe() const {
   };
   return {
       entry("cleanup.policy", "delete"),
+      entry("dedup.max.entries", std::to_string(dedup_max_entries_)),
       entry("dedup.window.ms", std::to_string(dedup_window_ms_)),
       entry("flush.policy", log_.flush.ToString()),
       entry("max.message.bytes", std::to_string(max_message_bytes_)),

@@ -2,6 +2,7 @@
 //
 // Keys (as CreateTopics and `oncemq topic create --config` accept them): retention.ms, retention.bytes,
 // segment.bytes, max.message.bytes, flush.policy (always | interval=MS | never), dedup.window.ms,
+// dedup.max.entries,
 // cleanup.policy (delete), message.timestamp.type (CreateTime). Anything else is INVALID_CONFIG.
 #pragma once
 
@@ -10,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "broker/producer_state.h"
 #include "common/status.h"
 #include "storage/log_config.h"
 
@@ -20,6 +22,8 @@ struct TopicDefaults {
   storage::LogConfig log;
   int32_t max_message_bytes = 1048588;  // Kafka's default
   int64_t dedup_window_ms = 0;
+  int64_t dedup_max_entries = 1'000'000;  // per partition; the bound on the window's memory
+  ProducerStateConfig producers;          // broker-wide: idempotent producer expiry and bound
 };
 
 class TopicConfig {
@@ -31,6 +35,7 @@ class TopicConfig {
   const storage::LogConfig& log() const { return log_; }
   int32_t max_message_bytes() const { return max_message_bytes_; }
   int64_t dedup_window_ms() const { return dedup_window_ms_; }
+  size_t dedup_max_entries() const { return static_cast<size_t>(dedup_max_entries_); }
   const std::map<std::string, std::string>& overrides() const { return overrides_; }
 
   struct Entry {
@@ -47,6 +52,7 @@ class TopicConfig {
   storage::LogConfig log_;
   int32_t max_message_bytes_ = 0;
   int64_t dedup_window_ms_ = 0;
+  int64_t dedup_max_entries_ = 0;
   std::map<std::string, std::string> overrides_;
 };
 

@@ -70,7 +70,11 @@ Result<std::shared_ptr<Topic>> TopicRegistry::OpenTopic(const std::string& name,
     if (!log.ok()) return log.status();
     auto partition = std::make_unique<Partition>(name, PartitionId(p), std::move(*log),
                                                  [this](Partition* part) { flusher_.RequestFlush(part); });
-    if (Status s = partition->RecoverProducerState(); !s.ok()) return s;
+    if (Status s = partition->RecoverProducerState(defaults_.producers); !s.ok()) return s;
+    if (topic->config.dedup_window_ms() > 0) {
+      partition->EnableMsgIdWindow(topic->config.dedup_window_ms(), topic->config.dedup_max_entries());
+      if (Status s = partition->RecoverMsgIdWindow(); !s.ok()) return s;
+    }
     topic->partitions.push_back(std::move(partition));
   }
   return topic;

@@ -90,6 +90,15 @@ void AddBrokerCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--dedup-window-ms", d.dedup_window_ms,
                   "Default msg-id dedup window for new topics (0 = off)")
       ->capture_default_str();
+  cmd->add_option("--dedup-max-entries", d.dedup_max_entries,
+                  "Default bound on msg-ids tracked per partition")
+      ->capture_default_str();
+  cmd->add_option("--producer-expiration-ms", d.producers.expiration_ms,
+                  "Forget an idempotent producer idle this long (broker clock)")
+      ->capture_default_str();
+  cmd->add_option("--max-producers", d.producers.max_producers,
+                  "Idempotent producers tracked per partition; the least recent is evicted beyond it")
+      ->capture_default_str();
   cmd->add_option("--log-level", flags->log_level, "trace|debug|info|warn|error")->capture_default_str();
   cmd->callback([flags, exit_code] { *exit_code = RunBroker(*flags); });
 }

@@ -1,0 +1,50 @@
+// Message-id dedup of one produced batch against a partition's MsgIdWindow (DESIGN.md §2, issue 3).
+//
+// A record whose `oncemq-msg-id` header was appended within the window — or that repeats an id earlier in
+// the same batch — is a duplicate. A batch without duplicates is appended as it came. A batch with some
+// is rewritten without them: the header keeps its base sequence and lastOffsetDelta, so the dropped
+// records leave offset gaps (as compaction does) and an idempotent producer's sequence range stays whole;
+// compressed records are re-compressed with the same codec; the CRC is recomputed. When every record is
+// a duplicate, an idempotent batch still becomes a record-less batch (it carries the sequence range that
+// the producer state must replay after a restart); a plain batch appends nothing.
+// Records without the header pass untouched. Not thread-safe: called under the partition's append lock.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "broker/msg_id_window.h"
+#include "common/bytes.h"
+#include "common/status.h"
+#include "common/types.h"
+#include "protocol/batch_header.h"
+
+namespace oncemq::broker {
+
+inline constexpr std::string_view kMsgIdHeader = "oncemq-msg-id";
+
+struct MsgIdScan {
+  struct Id {
+    std::string_view msg_id;  // views the scanned records (the batch, or `scratch` when compressed)
+    int32_t offset_delta;
+  };
+  std::vector<Id> fresh;                 // ids to Insert once the batch is appended
+  std::vector<int32_t> dropped;          // offset deltas of duplicate records
+  std::optional<Offset> first_original;  // where the first duplicate's original lives
+  Offset max_original{-1};               // the newest original of any duplicate (its durability is awaited)
+  int32_t records = 0;
+  bool any_duplicate() const { return !dropped.empty(); }
+};
+
+// Looks at every record of `batch`. `scratch` receives decompressed records and must outlive the scan.
+// kCorruption when the records cannot be read.
+Result<MsgIdScan> ScanMsgIds(const protocol::BatchHeader& batch, const MsgIdWindow& window, int64_t now_ms,
+                             Bytes& scratch);
+
+// The batch without the records whose offset deltas are in scan.dropped (see the header comment).
+// REQUIRES: scan came from ScanMsgIds over this batch with the same scratch contents.
+Result<Bytes> RewriteWithout(const protocol::BatchHeader& batch, const MsgIdScan& scan, Bytes& scratch);
+
+}  // namespace oncemq::broker
