@@ -12,7 +12,9 @@
 //   - the offset each delivery report gave holds that very message (a re-send answered "success"
 //     carries the original offset);
 //   - the proxy really injected faults (so the test cannot pass by faulting nothing).
-// The second test does the same while the broker is SIGKILLed and restarted on the same port twice.
+// The second test does the same while the broker is SIGKILLed and restarted on the same port twice,
+// each time right after the proxy swallowed a Produce acknowledgement, so the restarted broker gets a
+// re-send of a batch it stored before it died.
 #include <gtest/gtest.h>
 
 #include <unistd.h>
@@ -375,6 +377,7 @@ TEST_F(IdempotentProducerTest, SigkillAndRestartMidStreamStillStoreEachMessageOn
   ASSERT_NE(producer, nullptr);
   const uint16_t port = broker_->port();
   std::vector<int64_t> acked_at_kill;
+  int kills_after_lost_ack = 0;
   std::string kill_error;
   ProduceWhile(producer.get(), &dr, &ev, [&](const std::atomic<int64_t>& acked) {
     for (int k = 1; k <= kKills; ++k) {
@@ -382,6 +385,15 @@ TEST_F(IdempotentProducerTest, SigkillAndRestartMidStreamStillStoreEachMessageOn
       int64_t target = int64_t{kMessages} * k / (kKills + 1);
       auto deadline = Clock::now() + seconds(120);
       while (acked.load() < target && Clock::now() < deadline) std::this_thread::sleep_for(milliseconds(5));
+      // Then lose the next Produce acknowledgement and kill at once: the broker dies holding a batch
+      // the producer will re-send to the restarted broker, which must know it from its rebuilt state.
+      int64_t lost_before = proxy_->Counters().lost_acks;
+      proxy_->ArmOnce(kProduceApi, FaultAction::kDropResponse);
+      auto lost_deadline = Clock::now() + seconds(30);
+      while (proxy_->Counters().lost_acks == lost_before && Clock::now() < lost_deadline) {
+        std::this_thread::sleep_for(milliseconds(1));
+      }
+      if (proxy_->Counters().lost_acks > lost_before) ++kills_after_lost_ack;
       acked_at_kill.push_back(acked.load());
       if (!broker_->Kill()) {
         kill_error = "broker was not running before kill " + std::to_string(k);
@@ -405,6 +417,7 @@ TEST_F(IdempotentProducerTest, SigkillAndRestartMidStreamStillStoreEachMessageOn
   std::printf("idempotent producer with %d SIGKILLs: acknowledged at kills:", kKills);
   for (int64_t a : acked_at_kill) std::printf(" %lld", static_cast<long long>(a));
   std::printf("; proxy: %s\nproducer errors: %s\n", faults.ToString().c_str(), ev.Summary().c_str());
+  EXPECT_EQ(kills_after_lost_ack, kKills) << "some kills did not follow a lost acknowledgement";
   for (size_t k = 0; k < acked_at_kill.size(); ++k) {
     EXPECT_LT(acked_at_kill[k], kMessages) << "kill " << k + 1 << " came after the stream had ended";
   }
