@@ -10,6 +10,7 @@
 #include "protocol/messages/admin.h"
 #include "protocol/messages/api_versions.h"
 #include "protocol/messages/fetch.h"
+#include "protocol/messages/init_producer_id.h"
 #include "protocol/messages/list_offsets.h"
 #include "protocol/messages/metadata.h"
 #include "protocol/messages/produce.h"
@@ -119,6 +120,10 @@ size_t Walk(const DescribeConfigsRequest& req, size_t body) {
   return sum;
 }
 
+size_t Walk(const InitProducerIdRequest& req, size_t) {
+  return Touch(req.transactional_id);
+}
+
 template <typename Request>
 size_t DecodeAndWalk(Request (*decode)(Reader&, int16_t), Reader& r, int16_t version) {
   const size_t before = r.remaining();
@@ -137,6 +142,7 @@ size_t DecodeBody(ApiKey key, Reader& r, int16_t version) {
     case ApiKey::kCreateTopics: return DecodeAndWalk(DecodeCreateTopicsRequest, r, version);
     case ApiKey::kDeleteTopics: return DecodeAndWalk(DecodeDeleteTopicsRequest, r, version);
     case ApiKey::kDescribeConfigs: return DecodeAndWalk(DecodeDescribeConfigsRequest, r, version);
+    case ApiKey::kInitProducerId: return DecodeAndWalk(DecodeInitProducerIdRequest, r, version);
     default: std::abort();  // the API table lists a key this target does not know: extend the switch
   }
 }

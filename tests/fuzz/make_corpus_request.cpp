@@ -11,6 +11,7 @@
 #include "protocol/messages/admin.h"
 #include "protocol/messages/api_versions.h"
 #include "protocol/messages/fetch.h"
+#include "protocol/messages/init_producer_id.h"
 #include "protocol/messages/list_offsets.h"
 #include "protocol/messages/metadata.h"
 #include "protocol/messages/produce.h"
@@ -71,6 +72,10 @@ std::string DescribeConfigsBody(int16_t v) {
   return "00000002 02 0002 't1' 00000001 000e 'cleanup.policy' 04 0001 '1' ffffffff" + If(v >= 1, "01");
 }
 
+std::string InitProducerIdBody(int16_t) {
+  return "ffff ffffffff";
+}
+
 const Seed kSeeds[] = {
     {"produce", ApiKey::kProduce, 3, 7, ProduceBody},
     {"fetch", ApiKey::kFetch, 4, 11, FetchBody},
@@ -80,6 +85,7 @@ const Seed kSeeds[] = {
     {"create_topics", ApiKey::kCreateTopics, 0, 4, CreateTopicsBody},
     {"delete_topics", ApiKey::kDeleteTopics, 0, 3, DeleteTopicsBody},
     {"describe_configs", ApiKey::kDescribeConfigs, 0, 2, DescribeConfigsBody},
+    {"init_producer_id", ApiKey::kInitProducerId, 0, 1, InitProducerIdBody},
 };
 
 Bytes Frame(const Seed& seed, int16_t version) {
@@ -102,6 +108,7 @@ bool DecodesCleanly(ApiKey key, int16_t version, ByteView frame) {
     case ApiKey::kCreateTopics: DecodeCreateTopicsRequest(r, version); break;
     case ApiKey::kDeleteTopics: DecodeDeleteTopicsRequest(r, version); break;
     case ApiKey::kDescribeConfigs: DecodeDescribeConfigsRequest(r, version); break;
+    case ApiKey::kInitProducerId: DecodeInitProducerIdRequest(r, version); break;
     default: return false;
   }
   return r.ok() && r.remaining() == 0 && h.api_version == version;

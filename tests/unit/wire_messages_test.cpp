@@ -18,6 +18,7 @@
 #include "protocol/messages/admin.h"
 #include "protocol/messages/api_versions.h"
 #include "protocol/messages/fetch.h"
+#include "protocol/messages/init_producer_id.h"
 #include "protocol/messages/list_offsets.h"
 #include "protocol/messages/metadata.h"
 #include "protocol/messages/produce.h"
@@ -782,6 +783,43 @@ TEST(WireDeleteTopics, ResponseKnownBytes) {
 }
 
 // =========================================================================================================
+// InitProducerId (key 22), v0–v1 (§4.6): identical layouts; throttle first in the response.
+
+const Case kInitProducerIdRequests[] = {
+    {0, "ffff | ffffffff"},
+    {1, "ffff | 0000ea60"},
+};
+
+TEST(WireInitProducerId, RequestKnownBytes) {
+  for (const auto& c : kInitProducerIdRequests) {
+    Bytes in = Hex(c.hex);
+    InitProducerIdRequest req = DecodeWhole(in, c.version, DecodeInitProducerIdRequest);
+    EXPECT_FALSE(req.transactional_id.has_value()) << "v" << c.version;
+    EXPECT_EQ(req.transaction_timeout_ms, c.version == 0 ? -1 : 60000) << "v" << c.version;
+    ExpectEveryPrefixFails(in, c.version, DecodeInitProducerIdRequest);
+  }
+}
+
+TEST(WireInitProducerId, TransactionalIdIsRead) {
+  Bytes in = Hex("0003 'tx1' | 0000ea60");
+  InitProducerIdRequest req = DecodeWhole(in, 1, DecodeInitProducerIdRequest);
+  ASSERT_TRUE(req.transactional_id.has_value());
+  EXPECT_EQ(*req.transactional_id, "tx1");
+}
+
+const Case kInitProducerIdResponses[] = {
+    {0, "00000000 | 0000 | 0000000000001234 | 0000"},
+    {1, "00000000 | 0000 | 0000000000001234 | 0000"},
+};
+
+TEST(WireInitProducerId, ResponseKnownBytes) {
+  InitProducerIdResponse resp{ErrorCode::kNone, 0x1234, 0};
+  for (const auto& c : kInitProducerIdResponses) {
+    EXPECT_EQ(Encoded(EncodeInitProducerIdResponse, resp, c.version), HexOf(c.hex)) << "v" << c.version;
+  }
+}
+
+// =========================================================================================================
 // DescribeConfigs (key 32), v0–v2 (§4.16)
 
 // TOPIC t1 asking for cleanup.policy; BROKER "1" with null keys (all); TOPIC t2 with an empty key list;
@@ -871,8 +909,8 @@ TEST(WireApiTable, AdvertisesTheSpecRanges) {
   // kafka-protocol.md §3.2 "advertise" column, as implemented; all at or below each non-flexible max
   // except ApiVersions v3.
   const std::map<int16_t, std::pair<int16_t, int16_t>> expected = {
-      {0, {3, 7}},  {1, {4, 11}}, {2, {0, 3}},  {3, {0, 6}},
-      {18, {0, 3}}, {19, {0, 4}}, {20, {0, 3}}, {32, {0, 2}},
+      {0, {3, 7}},  {1, {4, 11}}, {2, {0, 3}},  {3, {0, 6}},  {18, {0, 3}},
+      {19, {0, 4}}, {20, {0, 3}}, {22, {0, 1}}, {32, {0, 2}},
   };
   std::map<int16_t, std::pair<int16_t, int16_t>> actual;
   for (const auto& api : protocol::SupportedApis()) {
@@ -899,6 +937,7 @@ TEST(WireApiTable, EveryAdvertisedVersionHasHandWrittenBytes) {
       {ApiKey::kCreateTopics, {Versions(kCreateTopicsRequests), Versions(kCreateTopicsResponses)}},
       {ApiKey::kDeleteTopics, {Versions(kDeleteTopicsRequests), Versions(kDeleteTopicsResponses)}},
       {ApiKey::kDescribeConfigs, {Versions(kDescribeConfigsRequests), Versions(kDescribeConfigsResponses)}},
+      {ApiKey::kInitProducerId, {Versions(kInitProducerIdRequests), Versions(kInitProducerIdResponses)}},
   };
   for (const auto& api : protocol::SupportedApis()) {
     auto it = covered.find(api.key);
@@ -913,7 +952,7 @@ TEST(WireApiTable, EveryAdvertisedVersionHasHandWrittenBytes) {
 TEST(WireApiTable, FindApiKnowsOnlyTheTable) {
   for (const auto& api : protocol::SupportedApis())
     EXPECT_EQ(protocol::FindSupportedApi(static_cast<int16_t>(api.key)), &api);
-  for (int16_t key : {-1, 4, 8, 17, 22, 36, 1000}) EXPECT_EQ(protocol::FindSupportedApi(key), nullptr) << key;
+  for (int16_t key : {-1, 4, 8, 17, 36, 1000}) EXPECT_EQ(protocol::FindSupportedApi(key), nullptr) << key;
 }
 
 TEST(WireApiTable, EverySupportedApiHasAHandler) {
