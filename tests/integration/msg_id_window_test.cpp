@@ -81,6 +81,8 @@ class DeliveryCounter : public RdKafka::DeliveryReportCb {
   void dr_cb(RdKafka::Message& m) override {
     if (m.err() == RdKafka::ERR_NO_ERROR) {
       ++ok;
+      if (auto n = reinterpret_cast<intptr_t>(m.msg_opaque()); n > 0)
+        offset_of[static_cast<int>(n - 1)] = m.offset();
     } else if (failures.size() < 10) {
       failures.push_back(RdKafka::err2str(m.err()));
     } else {
@@ -89,6 +91,7 @@ class DeliveryCounter : public RdKafka::DeliveryReportCb {
   }
   int64_t ok = 0;
   std::vector<std::string> failures;
+  std::map<int, int64_t> offset_of;  // message number -> offset its delivery report gave
 };
 
 class MsgIdWindowEndToEndTest : public ::testing::Test {
@@ -131,9 +134,10 @@ class MsgIdWindowEndToEndTest : public ::testing::Test {
     return producer;
   }
 
-  // Queues one record; `msg_id` empty = no header.
+  // Queues one record; `msg_id` empty = no header. The delivery report of message number `n` (if
+  // given) records its offset.
   static void Send(RdKafka::Producer& producer, const std::string& topic, int32_t partition,
-                   const std::string& value, const std::string& msg_id) {
+                   const std::string& value, const std::string& msg_id, int n = -1) {
     auto deadline = Clock::now() + kDeadline;
     for (;;) {
       RdKafka::Headers* headers = nullptr;
@@ -141,9 +145,9 @@ class MsgIdWindowEndToEndTest : public ::testing::Test {
         headers = RdKafka::Headers::create();
         headers->add(kMsgIdHeader, msg_id);
       }
-      RdKafka::ErrorCode err =
-          producer.produce(topic, partition, RdKafka::Producer::RK_MSG_COPY, const_cast<char*>(value.data()),
-                           value.size(), nullptr, 0, 0, headers, nullptr);
+      RdKafka::ErrorCode err = producer.produce(
+          topic, partition, RdKafka::Producer::RK_MSG_COPY, const_cast<char*>(value.data()), value.size(),
+          nullptr, 0, 0, headers, reinterpret_cast<void*>(static_cast<intptr_t>(n + 1)));
       if (err == RdKafka::ERR_NO_ERROR) break;
       delete headers;  // not taken over on failure
       ASSERT_EQ(err, RdKafka::ERR__QUEUE_FULL) << "produce: " << RdKafka::err2str(err);
@@ -270,34 +274,38 @@ TEST_F(MsgIdWindowEndToEndTest, NewProducerResendingItsLastFiveThousandStoresNoD
 
   // --- the first producer: 20,000 records with msg-ids, plus header-less ones ---
   Clock::time_point first_resent_sent;
+  std::map<int, int64_t> original_offset;
   {
     DeliveryCounter dr;
     auto producer = NewProducer(&dr);
     ASSERT_NE(producer, nullptr);
     for (int n = 0; n < kMessages; ++n) {
       if (n == kMessages - kResent) first_resent_sent = Clock::now();
-      ASSERT_NO_FATAL_FAILURE(Send(*producer, topic, PartitionOf(n), Value(n), MsgId(n)));
+      ASSERT_NO_FATAL_FAILURE(Send(*producer, topic, PartitionOf(n), Value(n), MsgId(n), n));
     }
     for (int k = 0; k < kPlain; ++k) {
       ASSERT_NO_FATAL_FAILURE(Send(*producer, topic, k % kPartitions, "plain-" + std::to_string(k), ""));
     }
     ASSERT_NO_FATAL_FAILURE(FlushAll(*producer, dr, kMessages + kPlain));
+    original_offset = dr.offset_of;
   }  // destroyed: its producer id is gone with it
 
   // --- a new producer re-sends the last 5,000 (same msg-ids) and the header-less ones ---
   Clock::time_point resend_done;
+  std::map<int, int64_t> resend_offset;
   {
     DeliveryCounter dr;
     auto producer = NewProducer(&dr);
     ASSERT_NE(producer, nullptr);
     for (int n = kMessages - kResent; n < kMessages; ++n) {
-      ASSERT_NO_FATAL_FAILURE(Send(*producer, topic, PartitionOf(n), Value(n), MsgId(n)));
+      ASSERT_NO_FATAL_FAILURE(Send(*producer, topic, PartitionOf(n), Value(n), MsgId(n), n));
     }
     for (int k = 0; k < kPlain; ++k) {
       ASSERT_NO_FATAL_FAILURE(Send(*producer, topic, k % kPartitions, "plain-" + std::to_string(k), ""));
     }
     ASSERT_NO_FATAL_FAILURE(FlushAll(*producer, dr, kResent + kPlain));
     resend_done = Clock::now();
+    resend_offset = dr.offset_of;
   }
   // The premise: each original was appended after first_resent_sent and each re-send before
   // resend_done, so all re-sends fell inside the window if this span is shorter than it.
@@ -305,6 +313,17 @@ TEST_F(MsgIdWindowEndToEndTest, NewProducerResendingItsLastFiveThousandStoresNoD
   ASSERT_LT(span_ms + std::chrono::duration_cast<milliseconds>(kClockSlack).count(), kWindowMs)
       << "the originals and re-sends of the last " << kResent << " took " << span_ms << " ms, not within the "
       << kWindowMs << " ms window: the machine is too slow for this test's premise";
+
+  // Every re-send here is a duplicate, and the originals of each partition sit at consecutive offsets,
+  // so a re-send answered with its original's offset reports exactly the original's offset.
+  int moved = 0;
+  for (int n = kMessages - kResent; n < kMessages; ++n) {
+    if (resend_offset[n] != original_offset[n] && moved++ < 10) {
+      ADD_FAILURE() << MsgId(n) << ": the re-send was reported at offset " << resend_offset[n]
+                    << ", the original at " << original_offset[n];
+    }
+  }
+  EXPECT_EQ(moved, 0) << "re-sends not answered with the original offset";
 
   std::vector<Record> records;
   ASSERT_NO_FATAL_FAILURE(ReadAll(topic, &records));
