@@ -111,6 +111,7 @@ void AddProduceCommand(CLI::App* bench, int* exit_code) {
   produce->add_option("--idempotence", args->idempotence, "Idempotent producer: on or off")
       ->capture_default_str()
       ->check(CLI::IsMember({"on", "off"}));
+  produce->add_flag("--msg-ids", args->options.msg_ids, "Give every message a unique oncemq-msg-id header");
   produce->callback([args, exit_code] { *exit_code = RunProduce(*args); });
 }
 

@@ -90,6 +90,9 @@ struct ProducerSession {
   std::unique_ptr<DeliveryTracker> tracker = std::make_unique<DeliveryTracker>();
   std::unique_ptr<RdKafka::Producer> producer;
   std::unique_ptr<RdKafka::Topic> topic;
+  bool msg_ids = false;
+  std::string msg_id_prefix;  // unique per run, so a window never sees one run's ids in another
+  uint64_t next_msg_id = 0;
 
   ~ProducerSession() {
     topic.reset();
@@ -128,6 +131,9 @@ Result<std::unique_ptr<ProducerSession>> OpenProducer(const ProduceOptions& opti
   if (Status status = CheckTopicIsServed(*session->producer, *session->topic, options.bootstrap);
       !status.ok())
     return status;
+  session->msg_ids = options.msg_ids;
+  session->msg_id_prefix =
+      "bench-" + std::to_string(std::chrono::system_clock::now().time_since_epoch().count()) + "-";
   return session;
 }
 
@@ -163,7 +169,27 @@ class SendSchedule {
 
 // Hands one message to librdkafka, polling for delivery reports while its queue is full.
 // Returns false when librdkafka refused the message for another reason.
+// As SendOne, with a unique oncemq-msg-id header (a per-message allocation the SDK pays too).
+bool SendWithMsgId(ProducerSession& session, std::vector<char>& payload, Clock::time_point sent_at) {
+  std::string id = session.msg_id_prefix + std::to_string(session.next_msg_id++);
+  while (true) {
+    RdKafka::Headers* headers = RdKafka::Headers::create();
+    headers->add("oncemq-msg-id", id);
+    RdKafka::ErrorCode err = session.producer->produce(
+        session.topic->name(), RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY, payload.data(),
+        payload.size(), nullptr, 0, 0, headers, ToOpaque(sent_at));
+    if (err == RdKafka::ERR_NO_ERROR) return true;  // librdkafka owns the headers now
+    delete headers;
+    if (err != RdKafka::ERR__QUEUE_FULL) {
+      session.tracker->CountFailure(RdKafka::err2str(err));
+      return false;
+    }
+    session.producer->poll(1);
+  }
+}
+
 bool SendOne(ProducerSession& session, std::vector<char>& payload, Clock::time_point sent_at) {
+  if (session.msg_ids) return SendWithMsgId(session, payload, sent_at);
   while (true) {
     // RK_MSG_COPY: `payload` dies when SendAll returns, before the final flush has sent every batch;
     // without the copy librdkafka would send (and CRC) freed memory.

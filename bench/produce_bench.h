@@ -22,6 +22,9 @@ struct ProduceOptions {
   int linger_ms = 5;
   int batch_bytes = 1'000'000;
   bool idempotence = true;
+  // Give every message a unique oncemq-msg-id header (what the SDK does), to measure the broker's
+  // message-id window on topics that have one.
+  bool msg_ids = false;
   int flush_timeout_ms = 30'000;  // how long to wait for outstanding acks once sending stops
 };
 

@@ -1,7 +1,6 @@
 #include "broker/msg_id_dedup.h"
 
 #include <algorithm>
-#include <unordered_set>
 
 #include "protocol/compression.h"
 #include "protocol/record_batch.h"
@@ -12,31 +11,73 @@ using protocol::BatchHeader;
 using protocol::Compression;
 namespace layout = protocol::batch_layout;
 
-Result<MsgIdScan> ScanMsgIds(const BatchHeader& batch, const MsgIdWindow& window, int64_t now_ms,
-                             Bytes& scratch) {
+void MsgIdScan::Clear() {
+  fresh.clear();
+  dropped.clear();
+  first_original.reset();
+  max_original = Offset(-1);
+  records = 0;
+  by_hash.clear();
+}
+
+namespace {
+
+// Moves every record that repeats an id earlier in the same batch from `fresh` to `dropped`.
+// Sorting (hash, position) pairs finds repeats without a per-record allocation.
+void DropRepeatsWithinBatch(MsgIdScan& scan) {
+  if (scan.fresh.size() < 2) return;
+  for (size_t i = 0; i < scan.fresh.size(); ++i) {
+    scan.by_hash.emplace_back(std::hash<std::string_view>{}(scan.fresh[i].msg_id), i);
+  }
+  std::sort(scan.by_hash.begin(), scan.by_hash.end());
+  std::vector<bool> repeat;  // allocated only when a batch repeats an id
+  for (size_t k = 1; k < scan.by_hash.size(); ++k) {
+    // Equal hashes sort by position, so an id's first occurrence leads its run and is kept.
+    for (size_t prev = k; prev > 0 && scan.by_hash[prev - 1].first == scan.by_hash[k].first; --prev) {
+      if (scan.fresh[scan.by_hash[prev - 1].second].msg_id != scan.fresh[scan.by_hash[k].second].msg_id)
+        continue;
+      if (repeat.empty()) repeat.assign(scan.fresh.size(), false);
+      repeat[scan.by_hash[k].second] = true;
+      break;
+    }
+  }
+  if (repeat.empty()) return;
+  size_t kept = 0;
+  for (size_t i = 0; i < scan.fresh.size(); ++i) {
+    if (repeat[i]) {
+      scan.dropped.push_back(scan.fresh[i].offset_delta);
+    } else {
+      scan.fresh[kept++] = scan.fresh[i];
+    }
+  }
+  scan.fresh.resize(kept);
+}
+
+}  // namespace
+
+Status ScanMsgIds(const BatchHeader& batch, const MsgIdWindow& window, int64_t now_ms, Bytes& scratch,
+                  MsgIdScan& scan) {
+  scan.Clear();
   auto records = protocol::RecordsSection(batch, scratch);
   if (!records.ok()) return records.status();
-  MsgIdScan scan;
-  std::unordered_set<std::string_view> in_batch;
   protocol::RecordIterator it(*records, batch.records_count());
   while (auto record = it.Next()) {
     ++scan.records;
     auto header = record->headers.Find(kMsgIdHeader);
     if (!header || !header->value) continue;
     std::string_view id = AsStringView(*header->value);
-    auto original = window.Find(id, now_ms);
-    if (original || !in_batch.insert(id).second) {
+    if (auto original = window.Find(id, now_ms)) {
       scan.dropped.push_back(record->offset_delta);
-      if (original) {
-        if (!scan.first_original) scan.first_original = *original;
-        scan.max_original = std::max(scan.max_original, *original);
-      }
+      if (!scan.first_original) scan.first_original = *original;
+      scan.max_original = std::max(scan.max_original, *original);
       continue;
     }
     scan.fresh.push_back({id, record->offset_delta});
   }
   if (!it.ok()) return it.status();
-  return scan;
+  DropRepeatsWithinBatch(scan);
+  std::sort(scan.dropped.begin(), scan.dropped.end());  // RewriteWithout looks deltas up by binary search
+  return Status::Ok();
 }
 
 Result<Bytes> RewriteWithout(const BatchHeader& batch, const MsgIdScan& scan, Bytes& scratch) {
@@ -47,8 +88,7 @@ Result<Bytes> RewriteWithout(const BatchHeader& batch, const MsgIdScan& scan, By
   int32_t kept_count = 0;
   protocol::RecordIterator it(*records, batch.records_count());
   while (auto record = it.Next()) {
-    if (std::find(scan.dropped.begin(), scan.dropped.end(), record->offset_delta) != scan.dropped.end())
-      continue;
+    if (std::binary_search(scan.dropped.begin(), scan.dropped.end(), record->offset_delta)) continue;
     kept.insert(kept.end(), record->encoded.begin(), record->encoded.end());
     ++kept_count;
   }

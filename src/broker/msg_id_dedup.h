@@ -36,12 +36,17 @@ struct MsgIdScan {
   Offset max_original{-1};               // the newest original of any duplicate (its durability is awaited)
   int32_t records = 0;
   bool any_duplicate() const { return !dropped.empty(); }
+  // Keeps the vectors' capacity: a partition reuses one scan for every batch.
+  void Clear();
+
+  std::vector<std::pair<size_t, size_t>> by_hash;  // scratch for the in-batch check: (hash, index in fresh)
 };
 
-// Looks at every record of `batch`. `scratch` receives decompressed records and must outlive the scan.
-// kCorruption when the records cannot be read.
-Result<MsgIdScan> ScanMsgIds(const protocol::BatchHeader& batch, const MsgIdWindow& window, int64_t now_ms,
-                             Bytes& scratch);
+// Looks at every record of `batch`, filling `scan` (cleared first). `scratch` receives decompressed records;
+// it and the batch must outlive the scan (its ids view them). Allocates nothing per record once the
+// vectors have grown. kCorruption when the records cannot be read.
+Status ScanMsgIds(const protocol::BatchHeader& batch, const MsgIdWindow& window, int64_t now_ms,
+                  Bytes& scratch, MsgIdScan& scan);
 
 // The batch without the records whose offset deltas are in scan.dropped (see the header comment).
 // REQUIRES: scan came from ScanMsgIds over this batch with the same scratch contents.

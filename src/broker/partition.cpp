@@ -54,8 +54,7 @@ Partition::ProduceOutcome Partition::Produce(MutableByteView batch, const protoc
   }
   const int64_t now = NowMs();
   Bytes rewritten;
-  std::vector<std::pair<std::string, int32_t>> fresh_ids;
-  if (window_ && FilterMsgIds(batch, header, idempotent, now, rewritten, fresh_ids, out)) return out;
+  if (window_ && FilterMsgIds(batch, header, idempotent, now, rewritten, out)) return out;
   auto appended = log_->Append(batch);
   if (!appended.ok()) {
     spdlog::error("append to {}/{} failed: {}", topic_, id_.value(), appended.status().ToString());
@@ -64,7 +63,11 @@ Partition::ProduceOutcome Partition::Produce(MutableByteView batch, const protoc
     return out;
   }
   if (idempotent) producer_state_.Record(identity, appended->base, now);
-  for (const auto& [id, delta] : fresh_ids) window_->Insert(id, Offset(appended->base.value() + delta), now);
+  if (window_) {
+    // The ids view the request frame or scan_scratch_, both still alive here.
+    for (const auto& id : scan_.fresh)
+      window_->Insert(id.msg_id, Offset(appended->base.value() + id.offset_delta), now);
+  }
   out.base = appended->base;
   out.durable_end = std::max(out.durable_end, Offset(appended->last.value() + 1));
   AfterAppend();
@@ -72,27 +75,22 @@ Partition::ProduceOutcome Partition::Produce(MutableByteView batch, const protoc
 }
 
 bool Partition::FilterMsgIds(MutableByteView& batch, const protocol::BatchHeader& header, bool idempotent,
-                             int64_t now, Bytes& rewritten,
-                             std::vector<std::pair<std::string, int32_t>>& fresh, ProduceOutcome& out) {
-  Bytes scratch;
-  auto scan = ScanMsgIds(header, *window_, now, scratch);
-  if (!scan.ok()) {
+                             int64_t now, Bytes& rewritten, ProduceOutcome& out) {
+  if (!ScanMsgIds(header, *window_, now, scan_scratch_, scan_).ok()) {
     out.error = protocol::ErrorCode::kCorruptMessage;
     return true;
   }
-  fresh.reserve(scan->fresh.size());
-  for (const auto& id : scan->fresh) fresh.emplace_back(std::string(id.msg_id), id.offset_delta);
-  if (!scan->any_duplicate()) return false;
-  duplicates_dropped_ += scan->dropped.size();
+  if (!scan_.any_duplicate()) return false;
+  duplicates_dropped_ += scan_.dropped.size();
   // The originals may still be waiting for their fsync: this answer waits for them too.
-  out.durable_end = Offset(scan->max_original.value() + 1);
-  const bool all_duplicates = static_cast<int32_t>(scan->dropped.size()) == scan->records;
+  out.durable_end = Offset(scan_.max_original.value() + 1);
+  const bool all_duplicates = static_cast<int32_t>(scan_.dropped.size()) == scan_.records;
   if (all_duplicates && !idempotent) {
-    out.base = scan->first_original.value_or(Offset(-1));
+    out.base = scan_.first_original.value_or(Offset(-1));
     out.duplicate = true;
     return true;
   }
-  auto copy = RewriteWithout(header, *scan, scratch);
+  auto copy = RewriteWithout(header, scan_, scan_scratch_);
   if (!copy.ok()) {
     out.error = protocol::ErrorCode::kCorruptMessage;
     return true;

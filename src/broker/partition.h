@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "broker/async_waiter.h"
+#include "broker/msg_id_dedup.h"
 #include "broker/msg_id_window.h"
 #include "broker/producer_state.h"
 #include "common/types.h"
@@ -95,8 +96,7 @@ class Partition {
   // The message-id step of Produce: may replace `batch` with a rewritten copy held in `rewritten`, or
   // decide the batch is entirely a duplicate (returns true with `out` filled).
   bool FilterMsgIds(MutableByteView& batch, const protocol::BatchHeader& header, bool idempotent, int64_t now,
-                    Bytes& rewritten, std::vector<std::pair<std::string, int32_t>>& fresh,
-                    ProduceOutcome& out);
+                    Bytes& rewritten, ProduceOutcome& out);
   void Heal();
   static int64_t NowMs();
   void WakeData();
@@ -113,6 +113,8 @@ class Partition {
   ProducerStateTable producer_state_;    // GUARDED_BY(append_mu_)
   std::unique_ptr<MsgIdWindow> window_;  // GUARDED_BY(append_mu_); null when the topic has no window
   uint64_t duplicates_dropped_ = 0;      // GUARDED_BY(append_mu_)
+  MsgIdScan scan_;                       // GUARDED_BY(append_mu_): reused, so a scan allocates nothing
+  Bytes scan_scratch_;                   // GUARDED_BY(append_mu_): decompressed records of the scan
 
   std::mutex waiters_mu_;
   struct DurableWaiter {

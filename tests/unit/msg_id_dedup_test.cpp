@@ -1,0 +1,143 @@
+#include "broker/msg_id_dedup.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "protocol/record_batch.h"
+
+namespace oncemq::broker {
+namespace {
+
+using protocol::BatchHeader;
+using protocol::Compression;
+using protocol::RecordBatchBuilder;
+using protocol::RecordHeader;
+
+constexpr int64_t kNow = 1'700'000'000'000;
+
+// A batch whose records carry the given msg-ids ("" = no header); values are "v<i>".
+Bytes MakeBatch(const std::vector<std::string>& ids, Compression codec = Compression::kNone,
+                int64_t producer_id = -1) {
+  protocol::BatchOptions options;
+  options.compression = codec;
+  options.producer_id = producer_id;
+  options.producer_epoch = producer_id >= 0 ? 0 : -1;
+  options.base_sequence = producer_id >= 0 ? 10 : -1;
+  RecordBatchBuilder builder(options);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    std::string value = "v" + std::to_string(i);
+    std::vector<RecordHeader> headers;
+    if (!ids[i].empty()) headers.push_back({kMsgIdHeader, AsBytes(ids[i])});
+    builder.Append(kNow, std::nullopt, AsBytes(value), headers);
+  }
+  return builder.Build().value();
+}
+
+std::vector<std::string> Values(const Bytes& batch) {
+  auto header = BatchHeader::Parse(batch).value();
+  Bytes scratch;
+  auto records = protocol::RecordsSection(header, scratch).value();
+  protocol::RecordIterator it(records, header.records_count());
+  std::vector<std::string> out;
+  while (auto r = it.Next()) out.emplace_back(AsStringView(*r->value));
+  EXPECT_TRUE(it.ok());
+  return out;
+}
+
+TEST(MsgIdDedup, BatchWithoutDuplicatesIsLeftAlone) {
+  MsgIdWindow window(60'000, 1000);
+  Bytes batch = MakeBatch({"a", "b", ""});
+  MsgIdScan scan;
+  Bytes scratch;
+  ASSERT_TRUE(ScanMsgIds(BatchHeader::Parse(batch).value(), window, kNow, scratch, scan).ok());
+  EXPECT_FALSE(scan.any_duplicate());
+  ASSERT_EQ(scan.fresh.size(), 2u);
+  EXPECT_EQ(scan.fresh[0].msg_id, "a");
+  EXPECT_EQ(scan.fresh[1].offset_delta, 1);
+  EXPECT_EQ(scan.records, 3);
+}
+
+TEST(MsgIdDedup, IdSeenInTheWindowIsDroppedAndItsOriginalReported) {
+  MsgIdWindow window(60'000, 1000);
+  window.Insert("b", Offset(41), kNow - 10);
+  window.Insert("d", Offset(42), kNow - 5);
+  Bytes batch = MakeBatch({"a", "b", "c", "d"});
+  MsgIdScan scan;
+  Bytes scratch;
+  auto header = BatchHeader::Parse(batch).value();
+  ASSERT_TRUE(ScanMsgIds(header, window, kNow, scratch, scan).ok());
+  EXPECT_EQ(scan.dropped, (std::vector<int32_t>{1, 3}));
+  EXPECT_EQ(scan.first_original, Offset(41));
+  EXPECT_EQ(scan.max_original, Offset(42));
+
+  Bytes rewritten = RewriteWithout(header, scan, scratch).value();
+  auto out = BatchHeader::Parse(rewritten).value();
+  EXPECT_TRUE(out.CrcMatches());
+  EXPECT_EQ(out.records_count(), 2);
+  EXPECT_EQ(out.last_offset_delta(), 3);  // the dropped records leave offset gaps
+  EXPECT_EQ(rewritten.size(), out.total_size());
+  EXPECT_EQ(Values(rewritten), (std::vector<std::string>{"v0", "v2"}));
+}
+
+TEST(MsgIdDedup, RepeatWithinOneBatchKeepsOnlyTheFirst) {
+  MsgIdWindow window(60'000, 1000);
+  Bytes batch = MakeBatch({"x", "y", "x", "", "y"});
+  MsgIdScan scan;
+  Bytes scratch;
+  auto header = BatchHeader::Parse(batch).value();
+  ASSERT_TRUE(ScanMsgIds(header, window, kNow, scratch, scan).ok());
+  EXPECT_EQ(scan.dropped, (std::vector<int32_t>{2, 4}));
+  EXPECT_FALSE(scan.first_original.has_value());
+  EXPECT_EQ(Values(RewriteWithout(header, scan, scratch).value()),
+            (std::vector<std::string>{"v0", "v1", "v3"}));
+}
+
+TEST(MsgIdDedup, CompressedBatchIsRecompressedWithItsCodec) {
+  MsgIdWindow window(60'000, 1000);
+  window.Insert("a", Offset(7), kNow);
+  Bytes batch = MakeBatch({"a", "b", "c"}, Compression::kLz4);
+  MsgIdScan scan;
+  Bytes scratch;
+  auto header = BatchHeader::Parse(batch).value();
+  ASSERT_TRUE(ScanMsgIds(header, window, kNow, scratch, scan).ok());
+  Bytes rewritten = RewriteWithout(header, scan, scratch).value();
+  auto out = BatchHeader::Parse(rewritten).value();
+  EXPECT_EQ(out.compression(), Compression::kLz4);
+  EXPECT_TRUE(out.CrcMatches());
+  EXPECT_EQ(Values(rewritten), (std::vector<std::string>{"v1", "v2"}));
+}
+
+TEST(MsgIdDedup, IdempotentBatchOfOnlyDuplicatesKeepsItsSequenceRangeWithNoRecords) {
+  MsgIdWindow window(60'000, 1000);
+  window.Insert("a", Offset(1), kNow);
+  window.Insert("b", Offset(2), kNow);
+  Bytes batch = MakeBatch({"a", "b"}, Compression::kZstd, /*producer_id=*/5);
+  MsgIdScan scan;
+  Bytes scratch;
+  auto header = BatchHeader::Parse(batch).value();
+  ASSERT_TRUE(ScanMsgIds(header, window, kNow, scratch, scan).ok());
+  Bytes rewritten = RewriteWithout(header, scan, scratch).value();
+  auto out = BatchHeader::Parse(rewritten).value();
+  EXPECT_TRUE(out.CrcMatches());
+  EXPECT_EQ(out.records_count(), 0);
+  EXPECT_EQ(out.last_offset_delta(), 1);
+  EXPECT_EQ(out.base_sequence(), 10);
+  EXPECT_EQ(out.producer_id(), 5);
+  EXPECT_EQ(out.compression(), Compression::kNone);  // nothing left to inflate
+  EXPECT_EQ(rewritten.size(), protocol::batch_layout::kHeaderSize);
+}
+
+TEST(MsgIdDedup, IdOutsideTheWindowIsNotADuplicate) {
+  MsgIdWindow window(1000, 1000);
+  window.Insert("a", Offset(1), kNow - 1000);
+  Bytes batch = MakeBatch({"a"});
+  MsgIdScan scan;
+  Bytes scratch;
+  ASSERT_TRUE(ScanMsgIds(BatchHeader::Parse(batch).value(), window, kNow, scratch, scan).ok());
+  EXPECT_FALSE(scan.any_duplicate());
+}
+
+}  // namespace
+}  // namespace oncemq::broker
