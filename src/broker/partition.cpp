@@ -68,7 +68,13 @@ Partition::ProduceOutcome Partition::Produce(MutableByteView batch, const protoc
     for (const auto& id : scan_.fresh)
       window_->Insert(id.msg_id, Offset(appended->base.value() + id.offset_delta), now);
   }
-  out.base = appended->base;
+  // A re-send made only of duplicates is answered with where its originals are (a client computes each
+  // record's offset as base + index, right when the re-send repeats a run of originals, as an outbox does);
+  // the record-less batch appended for an idempotent producer only carries its sequence range.
+  const bool only_duplicates = window_ && scan_.any_duplicate() && scan_.fresh.empty() &&
+                               static_cast<int32_t>(scan_.dropped.size()) == scan_.records;
+  out.base = only_duplicates ? scan_.first_original.value_or(appended->base) : appended->base;
+  out.duplicate = only_duplicates;
   out.durable_end = std::max(out.durable_end, Offset(appended->last.value() + 1));
   AfterAppend();
   return out;
