@@ -9,7 +9,7 @@ packages=(
   nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
   zlib1g-dev libzstd-dev liblz4-dev libsnappy-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  kcat procps
+  kcat procps curl python3
 )
 
 missing=()

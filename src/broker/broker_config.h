@@ -23,6 +23,7 @@ struct BrokerConfig {
   size_t max_in_flight_per_connection =
       64;                            // pipelined requests a connection may queue before we stop reading
   std::filesystem::path ready_file;  // written with "HOST:PORT\n" once accepting
+  std::string metrics_listen;        // HOST:PORT for Prometheus metrics; empty = off
   TopicDefaults topic_defaults;
 };
 

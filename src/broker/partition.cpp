@@ -220,6 +220,11 @@ void Partition::OnLogStartAdvanced() {
   producer_state_.RemoveBelow(log_->log_start());
 }
 
+uint64_t Partition::producers_evicted() const {
+  std::lock_guard lock(append_mu_);
+  return producer_state_.evicted_for_bound();
+}
+
 size_t Partition::producer_count() const {
   std::lock_guard lock(append_mu_);
   return producer_state_.producer_count();

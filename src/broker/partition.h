@@ -75,6 +75,7 @@ class Partition {
   // After retention moved the log start.
   void OnLogStartAdvanced();
   size_t producer_count() const;
+  uint64_t producers_evicted() const;
 
   // Completes when every offset below `end` is durable (OK), the flush failed (kIoError), or at `deadline`
   // (kUnavailable). Under a flush policy other than "always" it completes at once.

@@ -14,6 +14,7 @@
 
 #include "broker/broker.h"
 #include "broker/connection.h"
+#include "broker/metrics.h"
 
 namespace oncemq::broker {
 
@@ -77,6 +78,25 @@ asio::awaitable<void> MaintenanceLoop(Broker& broker) {
   }
 }
 
+Status StartMetrics(Broker& broker, asio::ip::tcp::acceptor& metrics) {
+  const std::string& spec = broker.config().metrics_listen;
+  if (spec.empty()) return Status::Ok();
+  auto colon = spec.rfind(':');
+  std::error_code ec;
+  auto host = asio::ip::make_address(colon == std::string::npos ? spec : spec.substr(0, colon), ec);
+  int port = colon == std::string::npos ? -1 : std::atoi(spec.c_str() + colon + 1);
+  if (ec || port < 0 || port > 65535) return Status::InvalidArgument("--metrics-listen must be HOST:PORT");
+  asio::ip::tcp::endpoint endpoint(host, static_cast<uint16_t>(port));
+  metrics.open(endpoint.protocol(), ec);
+  if (!ec) metrics.set_option(asio::ip::tcp::acceptor::reuse_address(true), ec);
+  if (!ec) metrics.bind(endpoint, ec);
+  if (!ec) metrics.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return Status::Unavailable("cannot serve metrics on " + spec + ": " + ec.message());
+  asio::co_spawn(metrics.get_executor(), ServeMetrics(broker, metrics), asio::detached);
+  spdlog::info("metrics on http://{}:{}/metrics", host.to_string(), metrics.local_endpoint().port());
+  return Status::Ok();
+}
+
 }  // namespace
 
 Server::Server(Broker& broker) : broker_(broker) {
@@ -115,6 +135,8 @@ Status Server::Run() {
   });
   asio::co_spawn(main, AcceptLoop(broker_, acceptor, contexts_), asio::detached);
   asio::co_spawn(main, MaintenanceLoop(broker_), asio::detached);
+  asio::ip::tcp::acceptor metrics(main);
+  if (Status s = StartMetrics(broker_, metrics); !s.ok()) return s;
 
   if (Status s = WriteReadyFile(broker_.config().ready_file, bound); !s.ok()) return s;
   spdlog::info("oncemq broker listening on {} (data in {}, {} I/O threads)", bound,

@@ -99,6 +99,8 @@ void AddBrokerCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--max-producers", d.producers.max_producers,
                   "Idempotent producers tracked per partition; the least recent is evicted beyond it")
       ->capture_default_str();
+  cmd->add_option("--metrics-listen", c.metrics_listen,
+                  "HOST:PORT serving Prometheus metrics (default: off)");
   cmd->add_option("--log-level", flags->log_level, "trace|debug|info|warn|error")->capture_default_str();
   cmd->callback([flags, exit_code] { *exit_code = RunBroker(*flags); });
 }

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Prometheus metrics: the broker serves them on --metrics-listen, and the dedup counters count.
+# Usage: metrics_test.sh /path/to/oncemq. Every command is bounded by `timeout`; waits are bounded loops.
+set -euo pipefail
+ONCEMQ="$1"
+WORK=$(mktemp -d -t oncemq-metrics.XXXXXX)
+BROKER_PID=""
+cleanup() {
+  [[ -n "$BROKER_PID" ]] && kill -9 "$BROKER_PID" 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+fail() { echo "metrics_test: FAIL: $*" >&2; tail -n 20 "$WORK/broker.log" >&2 || true; exit 1; }
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+MPORT=$(free_port)
+"$ONCEMQ" broker --data-dir "$WORK/data" --listen 127.0.0.1:0 --ready-file "$WORK/ready" \
+  --metrics-listen "127.0.0.1:$MPORT" >"$WORK/broker.log" 2>&1 &
+BROKER_PID=$!
+for _ in $(seq 1 200); do [[ -s "$WORK/ready" ]] && break; sleep 0.05; done
+[[ -s "$WORK/ready" ]] || fail "broker did not become ready"
+ADDR=$(cat "$WORK/ready")
+
+scrape() { timeout 10 curl -sf "http://127.0.0.1:$MPORT/metrics"; }
+value() {  # metric family -> its value for topic w partition 0
+  scrape | awk -v m="$1{topic=\"w\",partition=\"0\"}" '$1 == m { print $2 }'
+}
+
+timeout 30 "$ONCEMQ" topic create w --bootstrap "$ADDR" --config dedup.window.ms=600000 >/dev/null ||
+  fail "topic create failed"
+for _ in 1 2 3; do
+  echo same | timeout 30 kcat -b "$ADDR" -P -t w -H oncemq-msg-id=A || fail "kcat -P failed"
+done
+echo other | timeout 30 kcat -b "$ADDR" -P -t w -H oncemq-msg-id=B || fail "kcat -P failed"
+
+scrape | grep -q '^# TYPE oncemq_msgid_duplicates_dropped_total counter' || fail "no TYPE line for the counter"
+[[ "$(value oncemq_msgid_duplicates_dropped_total)" == 2 ]] ||
+  fail "duplicates_dropped is '$(value oncemq_msgid_duplicates_dropped_total)', want 2"
+[[ "$(value oncemq_partition_log_end_offset)" == 2 ]] || fail "log_end_offset is '$(value oncemq_partition_log_end_offset)', want 2"
+[[ "$(value oncemq_msgid_window_ids)" == 2 ]] || fail "window ids is '$(value oncemq_msgid_window_ids)', want 2"
+status=$(timeout 10 curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$MPORT/metrics")
+[[ "$status" == 405 ]] || fail "POST answered $status, want 405"
+echo "metrics_test: PASS"
