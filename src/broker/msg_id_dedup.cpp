@@ -60,20 +60,27 @@ Status ScanMsgIds(const BatchHeader& batch, const MsgIdWindow& window, int64_t n
   scan.Clear();
   auto records = protocol::RecordsSection(batch, scratch);
   if (!records.ok()) return records.status();
+  // Pass 1 collects every id and starts loading its table slot; pass 2 probes, by then mostly cached.
   protocol::RecordIterator it(*records, batch.records_count());
   while (auto record = it.Next()) {
     ++scan.records;
     auto header = record->headers.Find(kMsgIdHeader);
     if (!header || !header->value) continue;
     std::string_view id = AsStringView(*header->value);
-    if (auto original = window.Find(id, now_ms)) {
-      scan.dropped.push_back(record->offset_delta);
-      if (!scan.first_original) scan.first_original = *original;
-      scan.max_original = std::max(scan.max_original, *original);
-      continue;
-    }
+    window.Prefetch(id);
     scan.fresh.push_back({id, record->offset_delta});
   }
+  size_t kept = 0;
+  for (const MsgIdScan::Id& id : scan.fresh) {
+    if (auto original = window.Find(id.msg_id, now_ms)) {
+      scan.dropped.push_back(id.offset_delta);
+      if (!scan.first_original) scan.first_original = *original;
+      scan.max_original = std::max(scan.max_original, *original);
+    } else {
+      scan.fresh[kept++] = id;
+    }
+  }
+  scan.fresh.resize(kept);
   if (!it.ok()) return it.status();
   DropRepeatsWithinBatch(scan);
   std::sort(scan.dropped.begin(), scan.dropped.end());  // RewriteWithout looks deltas up by binary search

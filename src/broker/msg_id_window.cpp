@@ -93,6 +93,11 @@ std::optional<Offset> MsgIdWindow::Find(std::string_view msg_id, int64_t now_ms)
   return e.offset;
 }
 
+void MsgIdWindow::Prefetch(std::string_view msg_id) const {
+  if (table_.empty()) return;
+  __builtin_prefetch(&table_[Home(HashOf(msg_id))]);
+}
+
 void MsgIdWindow::Insert(std::string_view msg_id, Offset offset, int64_t append_time_ms) {
   last_time_ms_ = std::max(last_time_ms_, append_time_ms);
   ExpireUpTo(last_time_ms_);
@@ -127,6 +132,10 @@ size_t MsgIdWindow::memory_bytes() const {
 }
 
 void MsgIdWindow::PopOldest() {
+  // The oldest entries leave in order: start loading the table slot of one a few pops ahead, so its
+  // deletion does not wait on memory.
+  constexpr size_t kAhead = 8;
+  if (size_ > kAhead) __builtin_prefetch(&table_[Home(ring_[RingIndex(kAhead)].hash)]);
   Unindex(static_cast<uint32_t>(head_));
   head_ = RingIndex(1);
   --size_;

@@ -56,6 +56,10 @@ class MsgIdWindow {
   // are not found even before ExpireUpTo forgets them.
   std::optional<Offset> Find(std::string_view msg_id, int64_t now_ms) const;
 
+  // A hint that Find or Insert of this id comes soon: starts loading its table slot. A whole batch's ids
+  // prefetched before they are looked up overlap their cache misses instead of paying them one by one.
+  void Prefetch(std::string_view msg_id) const;
+
   // Records that the record at `offset` with this id was appended (durably) at append_time_ms, the broker's
   // wall clock. A time below an earlier Insert's time is clamped up to it, so small clock steps backwards are
   // harmless. Forgets entries that have left the window as of append_time_ms. When the window holds
