@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "corpus_file.h"
 #include "protocol/compression.h"
 #include "protocol/record_batch.h"
 
@@ -66,14 +67,6 @@ Bytes XerialSnappy() {
   return batch;
 }
 
-bool Write(const std::string& dir, const std::string& name, const Bytes& bytes) {
-  std::string path = dir + "/" + name;
-  std::FILE* f = std::fopen(path.c_str(), "wb");
-  if (f == nullptr) return false;
-  bool ok = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
-  return std::fclose(f) == 0 && ok;
-}
-
 }  // namespace
 }  // namespace oncemq::protocol
 
@@ -103,7 +96,7 @@ int main(int argc, char** argv) {
   two.insert(two.end(), more.begin(), more.end());
   seeds.emplace_back("two_batches", two);
   for (const auto& [name, bytes] : seeds) {
-    if (!Write(argv[1], name, bytes)) {
+    if (!oncemq::fuzz::WriteSeed(argv[1], name, bytes)) {
       std::fprintf(stderr, "cannot write %s/%s\n", argv[1], name.c_str());
       return 1;
     }

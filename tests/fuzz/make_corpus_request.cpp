@@ -7,6 +7,7 @@
 #include <string>
 
 #include "../unit/wire_test_util.h"
+#include "corpus_file.h"
 #include "protocol/api.h"
 #include "protocol/messages/admin.h"
 #include "protocol/messages/api_versions.h"
@@ -114,14 +115,6 @@ bool DecodesCleanly(ApiKey key, int16_t version, ByteView frame) {
   return r.ok() && r.remaining() == 0 && h.api_version == version;
 }
 
-bool Write(const std::string& dir, const std::string& name, const Bytes& bytes) {
-  std::string path = dir + "/" + name;
-  std::FILE* f = std::fopen(path.c_str(), "wb");
-  if (f == nullptr) return false;
-  bool ok = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
-  return std::fclose(f) == 0 && ok;
-}
-
 }  // namespace
 }  // namespace oncemq::protocol
 
@@ -139,7 +132,7 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "seed %s does not decode cleanly\n", name.c_str());
         return 1;
       }
-      if (!Write(argv[1], name, frame)) {
+      if (!oncemq::fuzz::WriteSeed(argv[1], name, frame)) {
         std::fprintf(stderr, "cannot write %s/%s\n", argv[1], name.c_str());
         return 1;
       }
