@@ -204,7 +204,6 @@ Status Partition::RecoverProducerState(const ProducerStateConfig& config) {
 }
 
 Status Partition::SnapshotProducerState() {
-  Bytes unused;
   std::unique_lock lock(append_mu_);
   if (window_) window_->ExpireUpTo(NowMs());
   producer_state_.ExpireIdle(NowMs());

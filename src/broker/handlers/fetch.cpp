@@ -124,8 +124,10 @@ asio::awaitable<Bytes> LongPoll(std::shared_ptr<Request> request, protocol::Fetc
       co_return Request::Finish(w);
     }
     DataWaitRegistration registration(targets, std::make_shared<AsyncWaiter>(executor));
-    // Data that arrived between Gather and registering would not wake us: look once more.
-    if (!AnyNewData(targets) || g.data.size() > 0) (void)co_await registration.waiter()->Wait(deadline);
+    // Data that arrived between Gather and registering would not wake us, so an empty gather looks once
+    // more; a gather that found some data but less than min_bytes waits for the next advance.
+    const bool missed_an_advance = g.data.empty() && AnyNewData(targets);
+    if (!missed_an_advance) (void)co_await registration.waiter()->Wait(deadline);
   }
 }
 
