@@ -24,6 +24,7 @@ enum class ApiKey : int16_t {
   kDeleteTopics = 20,
   kInitProducerId = 22,
   kDescribeConfigs = 32,
+  kDeleteGroups = 42,
 };
 
 enum class ErrorCode : int16_t {
@@ -35,10 +36,20 @@ enum class ErrorCode : int16_t {
   kLeaderNotAvailable = 5,
   kRequestTimedOut = 7,
   kMessageTooLarge = 10,
+  kOffsetMetadataTooLarge = 12,
+  kCoordinatorLoadInProgress = 14,
   kInvalidTopic = 17,
   kRecordListTooLarge = 18,
   kCoordinatorNotAvailable = 15,
+  kNotCoordinator = 16,
   kInvalidRequiredAcks = 21,
+  kIllegalGeneration = 22,
+  kInconsistentGroupProtocol = 23,
+  kInvalidGroupId = 24,
+  kUnknownMemberId = 25,
+  kInvalidSessionTimeout = 26,
+  kRebalanceInProgress = 27,
+  kInvalidCommitOffsetSize = 28,
   kUnsupportedVersion = 35,
   kTopicAlreadyExists = 36,
   kInvalidPartitions = 37,
@@ -50,7 +61,10 @@ enum class ErrorCode : int16_t {
   kInvalidTxnState = 48,
   kTransactionalIdAuthorizationFailed = 53,
   kKafkaStorageError = 56,
+  kNonEmptyGroup = 68,
+  kGroupIdNotFound = 69,
   kUnsupportedCompressionType = 76,
+  kMemberIdRequired = 79,
   kInvalidRecord = 87,
 };
 
