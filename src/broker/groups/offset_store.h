@@ -12,8 +12,8 @@
 // of the directory) once it grows past a few times the live size, so it stays small however many commits
 // it has seen.
 //
-// Thread safety: every method may be called from any thread. `done` runs on the sync thread, must not block
-// and must not call back into the store.
+// Thread safety: every method may be called from any thread. `done` runs on the sync thread (or, once the
+// store is closed, inline with kUnavailable), must not block and must not call back into the store.
 #pragma once
 
 #include <cstdint>
@@ -40,6 +40,7 @@ struct CommittedOffset {
   int32_t leader_epoch = -1;
   std::string metadata;
   int64_t commit_time_ms = 0;  // broker wall clock at commit
+  bool operator==(const CommittedOffset&) const = default;
 };
 
 struct TopicPartitionKey {
@@ -60,11 +61,20 @@ class OffsetStore {
   using Done = std::function<void(Status)>;
 
   // Opens (creating when missing) the store in `dir` and replays it. kCorruption only when the file cannot
-  // be read at all; a damaged tail is cut, not an error.
+  // be read at all; a damaged tail is cut, not an error. kUnsupported, leaving the file alone, when it holds
+  // an intact record of a format version this build does not know (written by a newer broker).
   static Result<std::unique_ptr<OffsetStore>> Open(const std::filesystem::path& dir);
   // The same with every write, fdatasync and ftruncate going through `file_ops` (fault injection in tests).
   static Result<std::unique_ptr<OffsetStore>> Open(const std::filesystem::path& dir,
                                                    std::shared_ptr<storage::FileOps> file_ops);
+
+  struct Options {
+    std::shared_ptr<storage::FileOps> file_ops;  // nullptr: POSIX
+    // The log is rewritten once it is longer than max(rewrite_min_bytes, 4 × the live state's size).
+    uint64_t rewrite_min_bytes = uint64_t{1} << 20;
+  };
+  static Result<std::unique_ptr<OffsetStore>> Open(const std::filesystem::path& dir, Options options);
+
   ~OffsetStore();  // Close()s
 
   OffsetStore(const OffsetStore&) = delete;
