@@ -1,12 +1,18 @@
 // Helpers for the wire codec tests: expected bytes are written by hand, as hex, from kafka-protocol.md.
+// Free of gtest, so the fuzz corpus generators can use Hex too; the gtest checks are in wire_test_expect.h.
 #pragma once
 
+#include <cstdint>
 #include <cstdio>
+#include <map>
+#include <set>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 
 #include "common/bytes.h"
+#include "protocol/api.h"
 
 namespace oncemq::protocol::wire_test {
 
@@ -55,5 +61,25 @@ inline std::string ToHex(ByteView b) {
 inline std::string HexOf(std::string_view literal) {
   return ToHex(Hex(literal));
 }
+
+// One hand-written body of one API version.
+struct Case {
+  int16_t version;
+  const char* hex;
+};
+
+inline std::set<int16_t> Versions(std::span<const Case> cases) {
+  std::set<int16_t> out;
+  for (const auto& c : cases) out.insert(c.version);
+  return out;
+}
+
+// The versions an API's hand-written tables cover, requests and responses apart.
+struct CoveredVersions {
+  std::set<int16_t> requests, responses;
+};
+
+// The consumer-group and committed-offset APIs' tables (wire_group_messages_test.cpp).
+std::map<ApiKey, CoveredVersions> GroupMessagesCoverage();
 
 }  // namespace oncemq::protocol::wire_test
