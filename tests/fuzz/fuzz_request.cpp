@@ -10,9 +10,11 @@
 #include "protocol/messages/admin.h"
 #include "protocol/messages/api_versions.h"
 #include "protocol/messages/fetch.h"
+#include "protocol/messages/group.h"
 #include "protocol/messages/init_producer_id.h"
 #include "protocol/messages/list_offsets.h"
 #include "protocol/messages/metadata.h"
+#include "protocol/messages/offsets.h"
 #include "protocol/messages/produce.h"
 #include "protocol/request_header.h"
 #include "protocol/supported_apis.h"
@@ -124,6 +126,69 @@ size_t Walk(const InitProducerIdRequest& req, size_t) {
   return Touch(req.transactional_id);
 }
 
+size_t Walk(const FindCoordinatorRequest& req, size_t) {
+  return Touch(req.key) + static_cast<size_t>(req.key_type);
+}
+
+size_t Walk(const JoinGroupRequest& req, size_t body) {
+  size_t sum =
+      Touch(req.group_id) + Touch(req.member_id) + Touch(req.group_instance_id) + Touch(req.protocol_type);
+  CheckBounded(req.protocols.size(), body);
+  for (const auto& p : req.protocols) sum += Touch(p.name) + Touch(p.metadata);
+  return sum;
+}
+
+size_t Walk(const SyncGroupRequest& req, size_t body) {
+  size_t sum = Touch(req.group_id) + Touch(req.member_id) + Touch(req.group_instance_id);
+  CheckBounded(req.assignments.size(), body);
+  for (const auto& a : req.assignments) sum += Touch(a.member_id) + Touch(a.assignment);
+  return sum;
+}
+
+size_t Walk(const HeartbeatRequest& req, size_t) {
+  return Touch(req.group_id) + Touch(req.member_id) + Touch(req.group_instance_id);
+}
+
+size_t Walk(const LeaveGroupRequest& req, size_t) {
+  return Touch(req.group_id) + Touch(req.member_id);
+}
+
+size_t Walk(const DescribeGroupsRequest& req, size_t body) {
+  size_t sum = req.include_authorized_operations ? 1 : 0;
+  CheckBounded(req.groups.size(), body);
+  for (std::string_view g : req.groups) sum += Touch(g);
+  return sum;
+}
+
+size_t Walk(const DeleteGroupsRequest& req, size_t body) {
+  size_t sum = 0;
+  CheckBounded(req.groups.size(), body);
+  for (std::string_view g : req.groups) sum += Touch(g);
+  return sum;
+}
+
+size_t Walk(const OffsetCommitRequest& req, size_t body) {
+  size_t sum = Touch(req.group_id) + Touch(req.member_id) + Touch(req.group_instance_id);
+  CheckBounded(req.topics.size(), body);
+  for (const auto& t : req.topics) {
+    CheckBounded(t.partitions.size(), body);
+    sum += Touch(t.name);
+    for (const auto& p : t.partitions) sum += Touch(p.metadata);
+  }
+  return sum;
+}
+
+size_t Walk(const OffsetFetchRequest& req, size_t body) {
+  size_t sum = Touch(req.group_id);
+  if (!req.topics) return sum;
+  CheckBounded(req.topics->size(), body);
+  for (const auto& t : *req.topics) {
+    CheckBounded(t.partitions.size(), body);
+    sum += Touch(t.name) + t.partitions.size();
+  }
+  return sum;
+}
+
 template <typename Request>
 size_t DecodeAndWalk(Request (*decode)(Reader&, int16_t), Reader& r, int16_t version) {
   const size_t before = r.remaining();
@@ -143,6 +208,16 @@ size_t DecodeBody(ApiKey key, Reader& r, int16_t version) {
     case ApiKey::kDeleteTopics: return DecodeAndWalk(DecodeDeleteTopicsRequest, r, version);
     case ApiKey::kDescribeConfigs: return DecodeAndWalk(DecodeDescribeConfigsRequest, r, version);
     case ApiKey::kInitProducerId: return DecodeAndWalk(DecodeInitProducerIdRequest, r, version);
+    case ApiKey::kFindCoordinator: return DecodeAndWalk(DecodeFindCoordinatorRequest, r, version);
+    case ApiKey::kJoinGroup: return DecodeAndWalk(DecodeJoinGroupRequest, r, version);
+    case ApiKey::kSyncGroup: return DecodeAndWalk(DecodeSyncGroupRequest, r, version);
+    case ApiKey::kHeartbeat: return DecodeAndWalk(DecodeHeartbeatRequest, r, version);
+    case ApiKey::kLeaveGroup: return DecodeAndWalk(DecodeLeaveGroupRequest, r, version);
+    case ApiKey::kDescribeGroups: return DecodeAndWalk(DecodeDescribeGroupsRequest, r, version);
+    case ApiKey::kListGroups: return 0;  // the v0–v2 request has no body to decode
+    case ApiKey::kDeleteGroups: return DecodeAndWalk(DecodeDeleteGroupsRequest, r, version);
+    case ApiKey::kOffsetCommit: return DecodeAndWalk(DecodeOffsetCommitRequest, r, version);
+    case ApiKey::kOffsetFetch: return DecodeAndWalk(DecodeOffsetFetchRequest, r, version);
     default: std::abort();  // the API table lists a key this target does not know: extend the switch
   }
 }

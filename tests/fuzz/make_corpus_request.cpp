@@ -1,6 +1,7 @@
 // Writes the seed corpus of fuzz_request: one valid request frame (no size prefix) for every API version
 // the broker advertises, named <api>_v<version>. Headers are v1, or v2 for ApiVersions v3; bodies are
-// written by hand like those of tests/unit/wire_messages_test.cpp, and each frame must decode cleanly
+// written by hand like those of tests/unit/wire_messages_test.cpp and
+// wire_group_messages_test.cpp, and each frame must decode cleanly
 // (whole header and body, nothing left over) before it is written.
 // Usage: make_corpus_request <dir>   (the checked-in seeds are in tests/fuzz/corpus/request/)
 #include <cstdio>
@@ -12,9 +13,11 @@
 #include "protocol/messages/admin.h"
 #include "protocol/messages/api_versions.h"
 #include "protocol/messages/fetch.h"
+#include "protocol/messages/group.h"
 #include "protocol/messages/init_producer_id.h"
 #include "protocol/messages/list_offsets.h"
 #include "protocol/messages/metadata.h"
+#include "protocol/messages/offsets.h"
 #include "protocol/messages/produce.h"
 #include "protocol/request_header.h"
 
@@ -77,6 +80,53 @@ std::string InitProducerIdBody(int16_t) {
   return "ffff ffffffff";
 }
 
+std::string OffsetCommitBody(int16_t v) {
+  std::string partition =
+      "00000002 000000000000002a" + If(v >= 6, "00000005") + If(v == 1, "0000018bcfe56800") + "0002 'md'";
+  return "0002 'g1'" + If(v >= 1, "00000003 0002 'm1'") + If(v >= 7, "ffff") +
+         If(v >= 2 && v <= 4, "ffffffffffffffff") + "00000001 0002 't1' 00000001" + partition;
+}
+
+std::string OffsetFetchBody(int16_t v) {
+  // v3+ seed the null topic list (all committed partitions, legal from v2); v0-v2 seed an explicit list.
+  if (v >= 3) return "0002 'g1' ffffffff";
+  return "0002 'g1' 00000002 0002 't1' 00000002 00000002 00000003 0003 'abc' 00000000";
+}
+
+std::string FindCoordinatorBody(int16_t v) {
+  return "0002 'g1'" + If(v >= 1, "00");
+}
+
+std::string JoinGroupBody(int16_t v) {
+  return "0002 'g1' 0000afc8" + If(v >= 1, "000493e0") + "0000" + If(v >= 5, "ffff") +
+         "0008 'consumer' 00000002 0005 'range' 00000003 'abc' 000a 'roundrobin' 00000000";
+}
+
+std::string HeartbeatBody(int16_t v) {
+  return "0002 'g1' 00000003 0002 'm1'" + If(v >= 3, "0002 'i1'");
+}
+
+std::string LeaveGroupBody(int16_t) {
+  return "0002 'g1' 0002 'm1'";
+}
+
+std::string SyncGroupBody(int16_t v) {
+  return "0002 'g1' 00000003 0002 'm1'" + If(v >= 3, "ffff") +
+         "00000002 0002 'm1' 00000003 'abc' 0002 'm2' 00000000";
+}
+
+std::string DescribeGroupsBody(int16_t v) {
+  return "00000002 0002 'g1' 0003 'abc'" + If(v >= 3, "01");
+}
+
+std::string ListGroupsBody(int16_t) {
+  return "";
+}
+
+std::string DeleteGroupsBody(int16_t) {
+  return "00000002 0002 'g1' 0003 'abc'";
+}
+
 const Seed kSeeds[] = {
     {"produce", ApiKey::kProduce, 3, 7, ProduceBody},
     {"fetch", ApiKey::kFetch, 4, 11, FetchBody},
@@ -87,6 +137,16 @@ const Seed kSeeds[] = {
     {"delete_topics", ApiKey::kDeleteTopics, 0, 3, DeleteTopicsBody},
     {"describe_configs", ApiKey::kDescribeConfigs, 0, 2, DescribeConfigsBody},
     {"init_producer_id", ApiKey::kInitProducerId, 0, 1, InitProducerIdBody},
+    {"offset_commit", ApiKey::kOffsetCommit, 0, 7, OffsetCommitBody},
+    {"offset_fetch", ApiKey::kOffsetFetch, 0, 5, OffsetFetchBody},
+    {"find_coordinator", ApiKey::kFindCoordinator, 0, 2, FindCoordinatorBody},
+    {"join_group", ApiKey::kJoinGroup, 0, 5, JoinGroupBody},
+    {"heartbeat", ApiKey::kHeartbeat, 0, 3, HeartbeatBody},
+    {"leave_group", ApiKey::kLeaveGroup, 0, 2, LeaveGroupBody},
+    {"sync_group", ApiKey::kSyncGroup, 0, 3, SyncGroupBody},
+    {"describe_groups", ApiKey::kDescribeGroups, 0, 4, DescribeGroupsBody},
+    {"list_groups", ApiKey::kListGroups, 0, 2, ListGroupsBody},
+    {"delete_groups", ApiKey::kDeleteGroups, 0, 1, DeleteGroupsBody},
 };
 
 Bytes Frame(const Seed& seed, int16_t version) {
@@ -110,6 +170,16 @@ bool DecodesCleanly(ApiKey key, int16_t version, ByteView frame) {
     case ApiKey::kDeleteTopics: DecodeDeleteTopicsRequest(r, version); break;
     case ApiKey::kDescribeConfigs: DecodeDescribeConfigsRequest(r, version); break;
     case ApiKey::kInitProducerId: DecodeInitProducerIdRequest(r, version); break;
+    case ApiKey::kOffsetCommit: DecodeOffsetCommitRequest(r, version); break;
+    case ApiKey::kOffsetFetch: DecodeOffsetFetchRequest(r, version); break;
+    case ApiKey::kFindCoordinator: DecodeFindCoordinatorRequest(r, version); break;
+    case ApiKey::kJoinGroup: DecodeJoinGroupRequest(r, version); break;
+    case ApiKey::kHeartbeat: DecodeHeartbeatRequest(r, version); break;
+    case ApiKey::kLeaveGroup: DecodeLeaveGroupRequest(r, version); break;
+    case ApiKey::kSyncGroup: DecodeSyncGroupRequest(r, version); break;
+    case ApiKey::kDescribeGroups: DecodeDescribeGroupsRequest(r, version); break;
+    case ApiKey::kListGroups: break;  // no body
+    case ApiKey::kDeleteGroups: DecodeDeleteGroupsRequest(r, version); break;
     default: return false;
   }
   return r.ok() && r.remaining() == 0 && h.api_version == version;
