@@ -15,6 +15,16 @@ Handler HandlerFor(ApiKey key) {
     case ApiKey::kDeleteTopics: return HandleDeleteTopics;
     case ApiKey::kDescribeConfigs: return HandleDescribeConfigs;
     case ApiKey::kInitProducerId: return HandleInitProducerId;
+    case ApiKey::kOffsetCommit: return HandleOffsetCommit;
+    case ApiKey::kOffsetFetch: return HandleOffsetFetch;
+    case ApiKey::kFindCoordinator: return HandleFindCoordinator;
+    case ApiKey::kJoinGroup: return HandleJoinGroup;
+    case ApiKey::kHeartbeat: return HandleHeartbeat;
+    case ApiKey::kLeaveGroup: return HandleLeaveGroup;
+    case ApiKey::kSyncGroup: return HandleSyncGroup;
+    case ApiKey::kDescribeGroups: return HandleDescribeGroups;
+    case ApiKey::kListGroups: return HandleListGroups;
+    case ApiKey::kDeleteGroups: return HandleDeleteGroups;
     default: return nullptr;
   }
 }

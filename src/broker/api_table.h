@@ -20,5 +20,15 @@ Reply HandleCreateTopics(std::shared_ptr<Request> request);
 Reply HandleDeleteTopics(std::shared_ptr<Request> request);
 Reply HandleDescribeConfigs(std::shared_ptr<Request> request);
 Reply HandleInitProducerId(std::shared_ptr<Request> request);
+Reply HandleFindCoordinator(std::shared_ptr<Request> request);
+Reply HandleJoinGroup(std::shared_ptr<Request> request);
+Reply HandleSyncGroup(std::shared_ptr<Request> request);
+Reply HandleHeartbeat(std::shared_ptr<Request> request);
+Reply HandleLeaveGroup(std::shared_ptr<Request> request);
+Reply HandleDescribeGroups(std::shared_ptr<Request> request);
+Reply HandleListGroups(std::shared_ptr<Request> request);
+Reply HandleDeleteGroups(std::shared_ptr<Request> request);
+Reply HandleOffsetCommit(std::shared_ptr<Request> request);
+Reply HandleOffsetFetch(std::shared_ptr<Request> request);
 
 }  // namespace oncemq::broker

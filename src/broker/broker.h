@@ -10,6 +10,8 @@
 
 #include "broker/broker_config.h"
 #include "broker/flusher.h"
+#include "broker/groups/group_coordinator.h"
+#include "broker/groups/offset_store.h"
 #include "broker/producer_id_allocator.h"
 #include "broker/topic_registry.h"
 
@@ -29,6 +31,10 @@ class Broker {
   const BrokerConfig& config() const { return config_; }
   TopicRegistry& topics() { return *topics_; }
   ProducerIdAllocator& producer_ids() { return *producer_ids_; }
+  GroupCoordinator& groups() { return *groups_; }
+  OffsetStore& offsets() { return *offsets_; }
+  // Deletes the committed offsets of groups idle for longer than offsets_retention_ms. Any thread.
+  void ExpireOffsets();
   // The address clients are told to connect to (the bound port when listening on port 0).
   const std::string& advertised_host() const { return advertised_host_; }
   uint16_t advertised_port() const { return advertised_port_; }
@@ -43,6 +49,8 @@ class Broker {
   Flusher flusher_;
   std::unique_ptr<TopicRegistry> topics_;
   std::unique_ptr<ProducerIdAllocator> producer_ids_;
+  std::unique_ptr<GroupCoordinator> groups_;
+  std::unique_ptr<OffsetStore> offsets_;
   std::string advertised_host_;
   uint16_t advertised_port_ = 0;
 };

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <string>
 
+#include "broker/groups/group_coordinator.h"
 #include "broker/topic_config.h"
 
 namespace oncemq::broker {
@@ -25,6 +26,11 @@ struct BrokerConfig {
   std::filesystem::path ready_file;  // written with "HOST:PORT\n" once accepting
   std::string metrics_listen;        // HOST:PORT for Prometheus metrics; empty = off
   TopicDefaults topic_defaults;
+  GroupOptions groups;
+  // Offsets of a group that has had no member for this long, and no commit for as long, are deleted
+  // (Kafka's offsets.retention.minutes, 7 days).
+  int64_t offsets_retention_ms = 7LL * 24 * 3600 * 1000;
+  int32_t offset_metadata_max_bytes = 4096;  // longer OffsetCommit metadata gets OFFSET_METADATA_TOO_LARGE
 };
 
 }  // namespace oncemq::broker

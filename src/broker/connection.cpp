@@ -42,6 +42,7 @@ Connection::Connection(Broker& broker, asio::ip::tcp::socket socket)
       space_ready_(socket_.get_executor(), kForever) {
   std::error_code ec;
   auto ep = socket_.remote_endpoint(ec);
+  client_host_ = ec ? "?" : "/" + ep.address().to_string();
   peer_ = ec ? "?" : ep.address().to_string() + ":" + std::to_string(ep.port());
   socket_.set_option(asio::ip::tcp::no_delay(true), ec);
 }
@@ -113,7 +114,7 @@ bool Connection::Dispatch(Bytes frame) {
                  prefix->api_version);
     return false;
   }
-  auto request = std::make_shared<Request>(Request{broker_, std::move(frame), {}, 0, false});
+  auto request = std::make_shared<Request>(Request{broker_, std::move(frame), {}, 0, false, client_host_});
   protocol::Reader reader{ByteView(request->frame)};
   const bool flexible = api->Flexible(prefix->api_version);
   request->header = protocol::DecodeRequestHeader(reader, flexible);

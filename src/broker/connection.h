@@ -36,6 +36,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Broker& broker_;
   asio::ip::tcp::socket socket_;
   std::string peer_;
+  std::string client_host_;  // "/ADDRESS", as Kafka shows a member's host
   std::deque<Reply> replies_;
   asio::steady_timer reply_ready_;  // cancelled to wake the writer
   asio::steady_timer space_ready_;  // cancelled to wake the reader

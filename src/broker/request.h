@@ -9,6 +9,7 @@
 #include <asio/awaitable.hpp>
 #include <memory>
 #include <optional>
+#include <string>
 
 #include "common/bytes.h"
 #include "protocol/reader.h"
@@ -25,6 +26,7 @@ struct Request {
   protocol::RequestHeader header;
   size_t body_offset = 0;
   bool flexible_response = false;
+  std::string client_host;  // the peer's address, as group tools show it
 
   int16_t version() const { return header.api_version; }
   protocol::Reader BodyReader() const { return protocol::Reader(ByteView(frame).subspan(body_offset)); }

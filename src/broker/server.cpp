@@ -15,6 +15,7 @@
 #include "broker/broker.h"
 #include "broker/connection.h"
 #include "broker/metrics.h"
+#include "common/clock.h"
 
 namespace oncemq::broker {
 
@@ -63,6 +64,7 @@ asio::awaitable<void> MaintenanceLoop(Broker& broker) {
     auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
                    std::chrono::system_clock::now().time_since_epoch())
                    .count();
+    broker.ExpireOffsets();
     for (const auto& topic : broker.topics().List()) {
       for (const auto& p : topic->partitions) {
         if (size_t n = p->log().ApplyRetention(now); n > 0) {
@@ -75,6 +77,19 @@ asio::awaitable<void> MaintenanceLoop(Broker& broker) {
         }
       }
     }
+  }
+}
+
+// Consumer-group timers: sessions, join and sync phases, pending member ids. Their timeouts are seconds
+// long, so a tenth of a second of lateness is invisible to clients.
+asio::awaitable<void> GroupTimerLoop(Broker& broker) {
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  while (true) {
+    timer.expires_after(std::chrono::milliseconds(100));
+    std::error_code ec;
+    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return;
+    broker.groups().Tick(SteadyMs());
   }
 }
 
@@ -135,6 +150,7 @@ Status Server::Run() {
   });
   asio::co_spawn(main, AcceptLoop(broker_, acceptor, contexts_), asio::detached);
   asio::co_spawn(main, MaintenanceLoop(broker_), asio::detached);
+  asio::co_spawn(main, GroupTimerLoop(broker_), asio::detached);
   asio::ip::tcp::acceptor metrics(main);
   if (Status s = StartMetrics(broker_, metrics); !s.ok()) return s;
 

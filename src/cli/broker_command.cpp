@@ -99,6 +99,18 @@ void AddBrokerCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--max-producers", d.producers.max_producers,
                   "Idempotent producers tracked per partition; the least recent is evicted beyond it")
       ->capture_default_str();
+  cmd->add_option("--group-min-session-timeout-ms", c.groups.min_session_timeout_ms,
+                  "Shortest consumer session timeout accepted in JoinGroup")
+      ->capture_default_str();
+  cmd->add_option("--group-max-session-timeout-ms", c.groups.max_session_timeout_ms,
+                  "Longest consumer session timeout accepted in JoinGroup")
+      ->capture_default_str();
+  cmd->add_option("--group-initial-rebalance-delay-ms", c.groups.initial_rebalance_delay_ms,
+                  "How long the first rebalance of an empty group waits for more members")
+      ->capture_default_str();
+  cmd->add_option("--offsets-retention-ms", c.offsets_retention_ms,
+                  "Delete a group's committed offsets after it has had no member and no commit this long")
+      ->capture_default_str();
   cmd->add_option("--metrics-listen", c.metrics_listen,
                   "HOST:PORT serving Prometheus metrics (default: off)");
   cmd->add_option("--log-level", flags->log_level, "trace|debug|info|warn|error")->capture_default_str();

@@ -870,11 +870,12 @@ TEST(WireDescribeConfigs, ResponseKnownBytes) {
 // The API table: every advertised version has hand-written request and response bytes above.
 
 TEST(WireApiTable, AdvertisesTheSpecRanges) {
-  // kafka-protocol.md §3.2 "advertise" column, as implemented; all at or below each non-flexible max
-  // except ApiVersions v3.
+  // kafka-protocol.md §3.2 "advertise" column, as implemented (OffsetFetch from v0, DescribeGroups up to
+  // its non-flexible v4); all at or below each non-flexible max except ApiVersions v3.
   const std::map<int16_t, std::pair<int16_t, int16_t>> expected = {
-      {0, {3, 7}},  {1, {4, 11}}, {2, {0, 3}},  {3, {0, 6}},  {18, {0, 3}},
-      {19, {0, 4}}, {20, {0, 3}}, {22, {0, 1}}, {32, {0, 2}},
+      {0, {3, 7}},  {1, {4, 11}}, {2, {0, 3}},  {3, {0, 6}},  {8, {0, 7}},  {9, {0, 5}},  {10, {0, 2}},
+      {11, {0, 5}}, {12, {0, 3}}, {13, {0, 2}}, {14, {0, 3}}, {15, {0, 4}}, {16, {0, 2}}, {18, {0, 3}},
+      {19, {0, 4}}, {20, {0, 3}}, {22, {0, 1}}, {32, {0, 2}}, {42, {0, 1}},
   };
   std::map<int16_t, std::pair<int16_t, int16_t>> actual;
   for (const auto& api : protocol::SupportedApis()) {
