@@ -1,4 +1,4 @@
-// `oncemq bench produce|consume`: throughput and latency figures for any Kafka-compatible broker.
+// `oncemq bench produce|consume|e2e`: throughput and latency figures for any Kafka-compatible broker.
 // Each run prints a human summary and one `RESULT ...` line of key=value pairs for scripts.
 #include <fmt/core.h>
 
@@ -7,6 +7,7 @@
 
 #include "cli/commands.h"
 #include "consume_bench.h"
+#include "e2e_bench.h"
 #include "msg_id_window_bench.h"
 #include "produce_bench.h"
 
@@ -48,12 +49,17 @@ void PrintProduceReport(const ProduceOptions& options, const ProduceReport& repo
 void PrintConsumeReport(const ConsumeOptions& options, const ConsumeReport& report) {
   fmt::print("consume: {} messages, {} payload bytes from topic {} in {:.2f} s{}\n", report.messages,
              report.bytes, options.topic, report.elapsed_s, report.reached_end ? " (read to the end)" : "");
-  fmt::print("  throughput: {:.0f} msgs/s, {:.2f} MB/s\n", report.msgs_per_s, report.mb_per_s);
+  fmt::print("  throughput: {:.0f} msgs/s, {:.2f} MB/s{}\n", report.msgs_per_s, report.mb_per_s,
+             options.group.empty()
+                 ? ""
+                 : fmt::format(" (group {}, first message after {:.2f} s)", options.group, report.join_s));
   fmt::print("  errors:     {}{}\n", report.errors,
              report.first_error.empty() ? "" : " (first: " + report.first_error + ")");
   fmt::print(
-      "RESULT consume messages={} bytes={} errors={} seconds={:.3f} msgs_per_s={:.0f} mb_per_s={:.2f}\n",
-      report.messages, report.bytes, report.errors, report.elapsed_s, report.msgs_per_s, report.mb_per_s);
+      "RESULT consume messages={} bytes={} errors={} seconds={:.3f} msgs_per_s={:.0f} mb_per_s={:.2f} "
+      "join_s={:.3f}\n",
+      report.messages, report.bytes, report.errors, report.elapsed_s, report.msgs_per_s, report.mb_per_s,
+      report.join_s);
 }
 
 int Fail(std::string_view command, const Status& status) {
@@ -119,6 +125,9 @@ void AddConsumeCommand(CLI::App* bench, int* exit_code) {
   auto options = std::make_shared<ConsumeOptions>();
   CLI::App* consume = bench->add_subcommand("consume", "Measure the read rate of a topic from its beginning");
   AddCommonOptions(consume, &options->bootstrap, &options->topic, &options->count, &options->duration_s);
+  consume->add_option(
+      "--group", options->group,
+      "Consume as a member of this consumer group (use a fresh name); default: assign partitions");
   consume->callback([options, exit_code] { *exit_code = RunConsume(*options); });
 }
 
@@ -130,6 +139,7 @@ void AddBenchCommands(CLI::App& app, int* exit_code) {
   AddProduceCommand(bench, exit_code);
   AddConsumeCommand(bench, exit_code);
   bench::AddWindowBench(*bench);
+  bench::AddE2eBench(*bench);
 }
 
 }  // namespace oncemq::cli

@@ -17,13 +17,14 @@ constexpr int kMetadataTimeoutMs = 10'000;
 constexpr int kConsumeWaitMs = 100;
 
 KafkaSettings ConsumerSettings(const ConsumeOptions& options) {
+  const bool in_group = !options.group.empty();
   return {
       {"bootstrap.servers", options.bootstrap},
       {"client.id", "oncemq-bench-consume"},
-      // KafkaConsumer insists on a group id even when partitions are assigned by hand; nothing is
+      // KafkaConsumer insists on a group id even when partitions are assigned by hand; then nothing is
       // ever committed for it.
-      {"group.id", "oncemq-bench"},
-      {"enable.auto.commit", "false"},
+      {"group.id", in_group ? options.group : "oncemq-bench"},
+      {"enable.auto.commit", in_group ? "true" : "false"},
       {"enable.auto.offset.store", "false"},
       {"enable.partition.eof", "true"},
       {"auto.offset.reset", "earliest"},
@@ -82,7 +83,11 @@ Result<std::unique_ptr<ConsumerSession>> OpenConsumer(const ConsumeOptions& opti
   auto partitions = PartitionCount(*session->consumer, options.topic, options.bootstrap);
   if (!partitions.ok()) return partitions.status();
   session->partitions = *partitions;
-  if (Status status = AssignFromBeginning(*session->consumer, options.topic, *partitions); !status.ok()) {
+  if (!options.group.empty()) {
+    RdKafka::ErrorCode err = session->consumer->subscribe({options.topic});
+    if (err != RdKafka::ERR_NO_ERROR) return Status::InvalidArgument("subscribe: " + RdKafka::err2str(err));
+  } else if (Status status = AssignFromBeginning(*session->consumer, options.topic, *partitions);
+             !status.ok()) {
     return status;
   }
   return session;
@@ -92,7 +97,7 @@ Result<std::unique_ptr<ConsumerSession>> OpenConsumer(const ConsumeOptions& opti
 class ConsumeProgress {
  public:
   ConsumeProgress(const ConsumeOptions& options, int partitions)
-      : options_(options), partitions_(partitions) {}
+      : options_(options), partitions_(partitions), start_(Clock::now()) {}
 
   void OnMessage(const RdKafka::Message& message) {
     Clock::time_point now = Clock::now();
@@ -114,6 +119,7 @@ class ConsumeProgress {
   ConsumeReport Finish() {
     report_.reached_end = options_.count == 0 && Done();
     report_.elapsed_s = std::chrono::duration<double>(last_ - first_).count();
+    if (report_.messages > 0) report_.join_s = std::chrono::duration<double>(first_ - start_).count();
     if (report_.elapsed_s > 0) {
       report_.msgs_per_s = static_cast<double>(report_.messages) / report_.elapsed_s;
       report_.mb_per_s = static_cast<double>(report_.bytes) / report_.elapsed_s / 1e6;
@@ -126,6 +132,7 @@ class ConsumeProgress {
   int partitions_;
   std::set<int32_t> at_end_;
   ConsumeReport report_;
+  Clock::time_point start_;
   Clock::time_point first_;
   Clock::time_point last_;
 };

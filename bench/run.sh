@@ -2,8 +2,9 @@
 # Runs the standard oncemq benchmark on this machine and prints a summary table.
 #
 # Starts a broker on a fresh temporary data directory and a free port, then for 100 B and 1 KiB
-# messages: produce at full speed (acks=all), consume everything back, and produce again at half the
-# measured maximum rate to read the ack latency at a sustainable load. The broker and its data are
+# messages: produce at full speed (acks=all), consume everything back (partitions assigned, then again
+# as a member of a consumer group), produce again at half the measured maximum rate to read the ack
+# latency at a sustainable load, and at the same rate measure produce-to-consume latency through a group. The broker and its data are
 # removed on exit, whatever happens.
 #
 # Knobs (environment):
@@ -99,7 +100,7 @@ create_topic() {
 declare -A table
 measure_size() {
   local size="$1" count="$2"
-  local topic="bench-${size}" latency_topic="bench-${size}-latency"
+  local topic="bench-${size}" latency_topic="bench-${size}-latency" e2e_topic="bench-${size}-e2e"
   create_topic "$topic"
   run_bench produce --topic "$topic" --size "$size" --count "$count" --duration "$DURATION" \
     --idempotence "$IDEMPOTENCE"
@@ -109,6 +110,10 @@ measure_size() {
 
   run_bench consume --topic "$topic" --duration "$DURATION"
   table[$size:consume]="$(result_field "$last_output" msgs_per_s) $(result_field "$last_output" mb_per_s)"
+
+  run_bench consume --topic "$topic" --group "bench-${size}-group" --duration "$DURATION"
+  table[$size:group]="$(result_field "$last_output" msgs_per_s) $(result_field "$last_output" mb_per_s)"
+  table[$size:group]+=" $(result_field "$last_output" join_s)"
 
   local half_rate=$((${max_rate%.*} / 2))
   if ((half_rate < 1)); then
@@ -120,6 +125,12 @@ measure_size() {
     --duration "$LATENCY_DURATION" --linger-ms "$LATENCY_LINGER_MS" --idempotence "$IDEMPOTENCE"
   table[$size:latency]="$half_rate $(result_field "$last_output" p50_ms) $(result_field "$last_output" p99_ms)"
   table[$size:latency]+=" $(result_field "$last_output" p999_ms) $(result_field "$last_output" errors)"
+
+  create_topic "$e2e_topic"
+  run_bench e2e --topic "$e2e_topic" --size "$size" --rate "$half_rate" --duration "$LATENCY_DURATION" \
+    --linger-ms "$LATENCY_LINGER_MS"
+  table[$size:e2e]="$half_rate $(result_field "$last_output" p50_ms) $(result_field "$last_output" p99_ms)"
+  table[$size:e2e]+=" $(result_field "$last_output" p999_ms)"
 }
 
 print_summary() {
@@ -137,6 +148,18 @@ print_summary() {
     read -r l_rate l_p50 l_p99 l_p999 l_errors <<<"${table[$size:latency]}"
     printf '| %-6s | %-13s | %-7s | %-13s | %-7s | %-15s | %-7s | %-7s | %-8s | %-13s |\n' "$size B" "$p_rate" \
       "$p_mb" "$c_rate" "$c_mb" "$l_rate" "$l_p50" "$l_p99" "$l_p999" "$p_errors/$l_errors"
+  done
+  echo
+  echo "through a consumer group (consume from the beginning; end-to-end = send to delivery to the consumer):"
+  echo
+  printf '| %-6s | %-19s | %-7s | %-10s | %-15s | %-10s | %-10s | %-12s |\n' size "group consume msg/s" MB/s \
+    "join s" "e2e @ msg/s" "e2e p50 ms" "e2e p99 ms" "e2e p99.9 ms"
+  printf '|%s|\n' "--------|---------------------|---------|------------|-----------------|------------|------------|-------------"
+  for size in 100 1024; do
+    read -r g_rate g_mb g_join <<<"${table[$size:group]}"
+    read -r e_rate e_p50 e_p99 e_p999 <<<"${table[$size:e2e]}"
+    printf '| %-6s | %-19s | %-7s | %-10s | %-15s | %-10s | %-10s | %-12s |\n' "$size B" "$g_rate" "$g_mb" \
+      "$g_join" "$e_rate" "$e_p50" "$e_p99" "$e_p999"
   done
 }
 
