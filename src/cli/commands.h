@@ -8,6 +8,7 @@ namespace oncemq::cli {
 
 void AddBrokerCommand(CLI::App& app, int* exit_code);
 void AddTopicCommands(CLI::App& app, int* exit_code);
+void AddGroupCommands(CLI::App& app, int* exit_code);
 void AddBenchCommands(CLI::App& app, int* exit_code);
 
 }  // namespace oncemq::cli

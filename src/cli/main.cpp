@@ -8,6 +8,7 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   oncemq::cli::AddBrokerCommand(app, &exit_code);
   oncemq::cli::AddTopicCommands(app, &exit_code);
+  oncemq::cli::AddGroupCommands(app, &exit_code);
   oncemq::cli::AddBenchCommands(app, &exit_code);
   CLI11_PARSE(app, argc, argv);
   return exit_code;
