@@ -1,6 +1,7 @@
 #include "broker/msg_id_dedup.h"
 
 #include <algorithm>
+#include <bit>
 
 #include "protocol/compression.h"
 #include "protocol/record_batch.h"
@@ -17,40 +18,29 @@ void MsgIdScan::Clear() {
   first_original.reset();
   max_original = Offset(-1);
   records = 0;
-  by_hash.clear();
+  kept_set.clear();
 }
 
 namespace {
 
-// Moves every record that repeats an id earlier in the same batch from `fresh` to `dropped`.
-// Sorting (hash, position) pairs finds repeats without a per-record allocation.
-void DropRepeatsWithinBatch(MsgIdScan& scan) {
-  if (scan.fresh.size() < 2) return;
-  for (size_t i = 0; i < scan.fresh.size(); ++i) {
-    scan.by_hash.emplace_back(std::hash<std::string_view>{}(scan.fresh[i].msg_id), i);
-  }
-  std::sort(scan.by_hash.begin(), scan.by_hash.end());
-  std::vector<bool> repeat;  // allocated only when a batch repeats an id
-  for (size_t k = 1; k < scan.by_hash.size(); ++k) {
-    // Equal hashes sort by position, so an id's first occurrence leads its run and is kept.
-    for (size_t prev = k; prev > 0 && scan.by_hash[prev - 1].first == scan.by_hash[k].first; --prev) {
-      if (scan.fresh[scan.by_hash[prev - 1].second].msg_id != scan.fresh[scan.by_hash[k].second].msg_id)
-        continue;
-      if (repeat.empty()) repeat.assign(scan.fresh.size(), false);
-      repeat[scan.by_hash[k].second] = true;
-      break;
+// Empties scan.kept_set and sizes it for `ids` ids at load <= 1/2.
+void ResetKeptSet(MsgIdScan& scan, size_t ids) {
+  scan.kept_set.assign(std::bit_ceil(2 * ids), 0);
+}
+
+// Whether `id` repeats an id kept earlier in this batch (scan.fresh[0, kept)); if not, remembers it as
+// scan.fresh[kept]. Equal ids have equal hashes, so only slots with an equal hash compare bytes.
+bool RepeatsKeptId(MsgIdScan& scan, size_t kept, const MsgIdScan::Id& id) {
+  const size_t mask = scan.kept_set.size() - 1;
+  for (size_t i = static_cast<size_t>(id.hash.hi) & mask;; i = (i + 1) & mask) {
+    uint32_t slot = scan.kept_set[i];
+    if (slot == 0) {
+      scan.kept_set[i] = static_cast<uint32_t>(kept + 1);
+      return false;
     }
+    const MsgIdScan::Id& other = scan.fresh[slot - 1];
+    if (other.hash == id.hash && other.msg_id == id.msg_id) return true;
   }
-  if (repeat.empty()) return;
-  size_t kept = 0;
-  for (size_t i = 0; i < scan.fresh.size(); ++i) {
-    if (repeat[i]) {
-      scan.dropped.push_back(scan.fresh[i].offset_delta);
-    } else {
-      scan.fresh[kept++] = scan.fresh[i];
-    }
-  }
-  scan.fresh.resize(kept);
 }
 
 }  // namespace
@@ -67,24 +57,39 @@ Status ScanMsgIds(const BatchHeader& batch, const MsgIdWindow& window, int64_t n
     auto header = record->headers.Find(kMsgIdHeader);
     if (!header || !header->value) continue;
     std::string_view id = AsStringView(*header->value);
-    window.Prefetch(id);
-    scan.fresh.push_back({id, record->offset_delta});
+    MsgIdWindow::Hash hash = window.HashOf(id);
+    window.Prefetch(hash);
+    scan.fresh.push_back({id, hash, record->offset_delta});
   }
+  if (!it.ok()) return it.status();
+  // A record is a duplicate if its id was appended within the window or repeats an id kept earlier in the
+  // batch; the first occurrence of an id new to the window is kept.
+  ResetKeptSet(scan, scan.fresh.size());
   size_t kept = 0;
-  for (const MsgIdScan::Id& id : scan.fresh) {
-    if (auto original = window.Find(id.msg_id, now_ms)) {
+  for (size_t k = 0; k < scan.fresh.size(); ++k) {
+    const MsgIdScan::Id id = scan.fresh[k];
+    if (auto original = window.Find(id.hash, now_ms)) {
       scan.dropped.push_back(id.offset_delta);
       if (!scan.first_original) scan.first_original = *original;
       scan.max_original = std::max(scan.max_original, *original);
+    } else if (RepeatsKeptId(scan, kept, id)) {
+      scan.dropped.push_back(id.offset_delta);
     } else {
       scan.fresh[kept++] = id;
     }
   }
   scan.fresh.resize(kept);
-  if (!it.ok()) return it.status();
-  DropRepeatsWithinBatch(scan);
   std::sort(scan.dropped.begin(), scan.dropped.end());  // RewriteWithout looks deltas up by binary search
   return Status::Ok();
+}
+
+void InsertFresh(const MsgIdScan& scan, Offset base, int64_t now_ms, MsgIdWindow& window) {
+  // The ids' slots were loaded by the scan but the append may have evicted them since: load them again, all
+  // at once, before the inserts probe them one by one.
+  for (const MsgIdScan::Id& id : scan.fresh) window.Prefetch(id.hash);
+  for (const MsgIdScan::Id& id : scan.fresh) {
+    window.Insert(id.hash, Offset(base.value() + id.offset_delta), now_ms);
+  }
 }
 
 Result<Bytes> RewriteWithout(const BatchHeader& batch, const MsgIdScan& scan, Bytes& scratch) {

@@ -28,6 +28,7 @@ inline constexpr std::string_view kMsgIdHeader = "oncemq-msg-id";
 struct MsgIdScan {
   struct Id {
     std::string_view msg_id;  // views the scanned records (the batch, or `scratch` when compressed)
+    MsgIdWindow::Hash hash;   // the window's HashOf(msg_id), computed once per record
     int32_t offset_delta;
   };
   std::vector<Id> fresh;                 // ids to Insert once the batch is appended
@@ -39,14 +40,22 @@ struct MsgIdScan {
   // Keeps the vectors' capacity: a partition reuses one scan for every batch.
   void Clear();
 
-  std::vector<std::pair<size_t, size_t>> by_hash;  // scratch for the in-batch check: (hash, index in fresh)
+  // Scratch for the in-batch check: an open-addressing set of the ids kept so far, each slot an index into
+  // `fresh` plus one (0 is empty), sized to at least twice the batch's ids.
+  std::vector<uint32_t> kept_set;
 };
 
 // Looks at every record of `batch`, filling `scan` (cleared first). `scratch` receives decompressed records;
-// it and the batch must outlive the scan (its ids view them). Allocates nothing per record once the
-// vectors have grown. kCorruption when the records cannot be read.
+// it and the batch must outlive the scan's msg_id views. Hashes each id once, and costs O(1) expected per
+// record: one window look-up and one probe of a per-batch set. Allocates nothing per record once the vectors
+// have grown. kCorruption when the records cannot be read.
 Status ScanMsgIds(const protocol::BatchHeader& batch, const MsgIdWindow& window, int64_t now_ms,
                   Bytes& scratch, MsgIdScan& scan);
+
+// Records scan.fresh in the window once the batch they came in is appended at `base` at now_ms, reusing the
+// scan's hashes (the records themselves need not be alive any more).
+// REQUIRES: scan came from ScanMsgIds against this window.
+void InsertFresh(const MsgIdScan& scan, Offset base, int64_t now_ms, MsgIdWindow& window);
 
 // The batch without the records whose offset deltas are in scan.dropped (see the header comment).
 // REQUIRES: scan came from ScanMsgIds over this batch with the same scratch contents.

@@ -2,14 +2,19 @@
 
 #include <algorithm>
 #include <bit>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <new>
 #include <random>
+
+#include <sys/mman.h>
 
 namespace oncemq::broker {
 namespace {
 
 constexpr size_t kInitialCapacity = 64;
+constexpr size_t kHugePage = size_t{2} << 20;
 
 __extension__ typedef unsigned __int128 Uint128;
 
@@ -73,6 +78,26 @@ MsgIdWindow::Hash MsgIdWindow::HashOf(std::string_view msg_id) const {
               Mum(std::rotl(a, 32) ^ 0x8ebc6af09c88c6e3ULL, b ^ 0x589965cc75374cc3ULL)};
 }
 
+size_t MsgIdWindow::AllocatedBytes(size_t bytes) {
+  return bytes < kHugePage ? bytes : (bytes + kHugePage - 1) / kHugePage * kHugePage;
+}
+
+void* MsgIdWindow::AllocateBytes(size_t bytes) {
+  if (bytes < kHugePage) return ::operator new(bytes);
+  void* p = std::aligned_alloc(kHugePage, AllocatedBytes(bytes));
+  if (p == nullptr) throw std::bad_alloc();
+  madvise(p, bytes, MADV_HUGEPAGE);  // only a hint: without huge pages the window is slower, not wrong
+  return p;
+}
+
+void MsgIdWindow::FreeBytes(void* p, size_t bytes) {
+  if (bytes < kHugePage) {
+    ::operator delete(p);
+  } else {
+    std::free(p);
+  }
+}
+
 int64_t MsgIdWindow::Cutoff(int64_t now_ms) const {
   int64_t cutoff;
   if (__builtin_sub_overflow(now_ms, window_ms_, &cutoff)) return std::numeric_limits<int64_t>::min();
@@ -84,21 +109,21 @@ size_t MsgIdWindow::RingIndex(size_t i) const {
   return pos < ring_.size() ? pos : pos - ring_.size();
 }
 
-std::optional<Offset> MsgIdWindow::Find(std::string_view msg_id, int64_t now_ms) const {
+std::optional<Offset> MsgIdWindow::Find(const Hash& hash, int64_t now_ms) const {
   if (size_ == 0) return std::nullopt;
-  size_t slot = FindSlot(HashOf(msg_id));
+  size_t slot = FindSlot(hash);
   if (slot == kNotFound) return std::nullopt;
   const Entry& e = ring_[PosOf(table_[slot])];
   if (!WithinWindow(e, now_ms)) return std::nullopt;
   return e.offset;
 }
 
-void MsgIdWindow::Prefetch(std::string_view msg_id) const {
+void MsgIdWindow::Prefetch(const Hash& hash) const {
   if (table_.empty()) return;
-  __builtin_prefetch(&table_[Home(HashOf(msg_id))]);
+  __builtin_prefetch(&table_[Home(hash)]);
 }
 
-void MsgIdWindow::Insert(std::string_view msg_id, Offset offset, int64_t append_time_ms) {
+void MsgIdWindow::Insert(const Hash& hash, Offset offset, int64_t append_time_ms) {
   last_time_ms_ = std::max(last_time_ms_, append_time_ms);
   ExpireUpTo(last_time_ms_);
   if (size_ == ring_.size()) {
@@ -110,7 +135,7 @@ void MsgIdWindow::Insert(std::string_view msg_id, Offset offset, int64_t append_
     }
   }
   size_t pos = RingIndex(size_);
-  ring_[pos] = Entry{HashOf(msg_id), offset, last_time_ms_};
+  ring_[pos] = Entry{hash, offset, last_time_ms_};
   ++size_;
   Index(static_cast<uint32_t>(pos));
 }
@@ -128,14 +153,15 @@ void MsgIdWindow::set_window_ms(int64_t window_ms) {
 }
 
 size_t MsgIdWindow::memory_bytes() const {
-  return sizeof(*this) + ring_.capacity() * sizeof(Entry) + table_.capacity() * sizeof(uint32_t);
+  return sizeof(*this) + AllocatedBytes(ring_.capacity() * sizeof(Entry)) +
+         AllocatedBytes(table_.capacity() * sizeof(uint64_t));
 }
 
 void MsgIdWindow::PopOldest() {
   // The oldest entries leave in order: start loading the table slot of one a few pops ahead, so its
   // deletion does not wait on memory.
   constexpr size_t kAhead = 8;
-  if (size_ > kAhead) __builtin_prefetch(&table_[Home(ring_[RingIndex(kAhead)].hash)]);
+  if (size_ > kAhead) __builtin_prefetch(&table_[Home(ring_[RingIndex(kAhead)].hash)], 1);
   Unindex(static_cast<uint32_t>(head_));
   head_ = RingIndex(1);
   --size_;
@@ -151,52 +177,51 @@ void MsgIdWindow::PopNewest() {
 // Moves the entries, oldest first, into a ring 1.5x as large (at most max_entries_), then re-indexes them.
 void MsgIdWindow::Grow() {
   size_t capacity = std::min(max_entries_, std::max(kInitialCapacity, ring_.size() + ring_.size() / 2));
-  std::vector<Entry> ring(capacity);
+  std::vector<Entry, HugePageAllocator<Entry>> ring(capacity);
   for (size_t i = 0; i < size_; ++i) ring[i] = ring_[RingIndex(i)];
   ring_ = std::move(ring);
   head_ = 0;
   RebuildTable();
 }
 
-// Sizes the table for a full ring at load <= 3/4 and splits each 32-bit slot between the ring position
-// (plus one, so that 0 means empty) and as many fingerprint bits as are left.
+// Sizes the table for a full ring at load <= 3/4 (at most 2^31 slots, as capacity <= kMaxEntriesLimit).
 void MsgIdWindow::RebuildTable() {
   size_t capacity = ring_.size();
   size_t slots = std::bit_ceil(capacity + capacity / 3 + 1);
   table_.assign(slots, kEmpty);
   table_mask_ = slots - 1;
-  pos_bits_ = static_cast<unsigned>(std::bit_width(capacity));
-  pos_mask_ = static_cast<uint32_t>((uint64_t{1} << pos_bits_) - 1);
-  for (size_t i = 0; i < size_; ++i) Index(static_cast<uint32_t>(RingIndex(i)));
-}
-
-uint32_t MsgIdWindow::Fingerprint(const Hash& h) const {
-  // pos_bits_ <= 31 because capacity <= kMaxEntriesLimit, so at least one fingerprint bit remains.
-  return static_cast<uint32_t>(h.hi >> (64 - (32 - pos_bits_)));
+  for (size_t i = 0; i < size_; ++i) {
+    if (ring_[RingIndex(i)].hash != kReplaced) Index(static_cast<uint32_t>(RingIndex(i)));
+  }
 }
 
 size_t MsgIdWindow::FindSlot(const Hash& h) const {
-  const uint32_t fingerprint = Fingerprint(h);
+  const uint32_t tag = TagOf(h);
   for (size_t i = Home(h);; i = (i + 1) & table_mask_) {
-    uint32_t slot = table_[i];
+    uint64_t slot = table_[i];
     if (slot == kEmpty) return kNotFound;
-    if ((slot >> pos_bits_) == fingerprint && ring_[PosOf(slot)].hash == h) return i;
+    if (TagOf(slot) == tag && ring_[PosOf(slot)].hash == h) return i;
   }
 }
 
 void MsgIdWindow::Index(uint32_t pos) {
   const Hash& h = ring_[pos].hash;
-  const uint32_t slot = (Fingerprint(h) << pos_bits_) | (pos + 1);
+  const uint32_t tag = TagOf(h);
   size_t i = Home(h);
   for (; table_[i] != kEmpty; i = (i + 1) & table_mask_) {
-    if ((table_[i] >> pos_bits_) == (slot >> pos_bits_) && ring_[PosOf(table_[i])].hash == h) break;
+    Hash& held = ring_[PosOf(table_[i])].hash;
+    if (TagOf(table_[i]) == tag && held == h) {
+      held = kReplaced;  // the older entry stays in the ring, but is never indexed again
+      break;
+    }
   }
-  table_[i] = slot;  // an older entry of the same id, if any, stays in the ring but is no longer indexed
+  table_[i] = SlotOf(h, pos);
 }
 
 // Backward-shift deletion: after emptying slot i, each later slot of the run moves back into the hole unless
 // its home lies cyclically in (hole, slot], which keeps every entry reachable from its home without
-// tombstones.
+// tombstones. Each slot's home comes from its own hash bits, so the shift does not read the ring. A replaced
+// entry has no slot; the search for it ends at the first empty slot.
 void MsgIdWindow::Unindex(uint32_t pos) {
   size_t i = Home(ring_[pos].hash);
   for (;; i = (i + 1) & table_mask_) {
@@ -204,8 +229,7 @@ void MsgIdWindow::Unindex(uint32_t pos) {
     if (PosOf(table_[i]) == pos) break;
   }
   for (size_t j = (i + 1) & table_mask_; table_[j] != kEmpty; j = (j + 1) & table_mask_) {
-    size_t home = Home(ring_[PosOf(table_[j])].hash);
-    if (((j - home) & table_mask_) >= ((j - i) & table_mask_)) {
+    if (((j - Home(table_[j])) & table_mask_) >= ((j - i) & table_mask_)) {
       table_[i] = table_[j];
       i = j;
     }

@@ -63,11 +63,7 @@ Partition::ProduceOutcome Partition::Produce(MutableByteView batch, const protoc
     return out;
   }
   if (idempotent) producer_state_.Record(identity, appended->base, now);
-  if (window_) {
-    // The ids view the request frame or scan_scratch_, both still alive here.
-    for (const auto& id : scan_.fresh)
-      window_->Insert(id.msg_id, Offset(appended->base.value() + id.offset_delta), now);
-  }
+  if (window_) InsertFresh(scan_, appended->base, now, *window_);
   // A re-send made only of duplicates is answered with where its originals are (a client computes each
   // record's offset as base + index, right when the re-send repeats a run of originals, as an outbox does);
   // the record-less batch appended for an idempotent producer only carries its sequence range.

@@ -94,6 +94,70 @@ TEST(MsgIdDedup, RepeatWithinOneBatchKeepsOnlyTheFirst) {
             (std::vector<std::string>{"v0", "v1", "v3"}));
 }
 
+// Thousands of records, each id three times, interleaved: every repeat is found, whatever the probe order.
+TEST(MsgIdDedup, ManyRepeatsWithinOneBatchKeepOnlyEachFirst) {
+  MsgIdWindow window(60'000, 10'000);
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3000; ++i) ids.push_back("id-" + std::to_string(i % 1000));
+  Bytes batch = MakeBatch(ids);
+  MsgIdScan scan;
+  Bytes scratch;
+  ASSERT_TRUE(ScanMsgIds(BatchHeader::Parse(batch).value(), window, kNow, scratch, scan).ok());
+  ASSERT_EQ(scan.fresh.size(), 1000u);
+  for (int i = 0; i < 1000; ++i) {
+    ASSERT_EQ(scan.fresh[i].offset_delta, i);
+    ASSERT_EQ(scan.fresh[i].msg_id, ids[i]);
+  }
+  ASSERT_EQ(scan.dropped.size(), 2000u);
+  for (int i = 0; i < 2000; ++i) ASSERT_EQ(scan.dropped[i], 1000 + i);
+}
+
+TEST(MsgIdDedup, IdInTheWindowAndRepeatedInTheBatchIsDroppedEachTime) {
+  MsgIdWindow window(60'000, 1000);
+  window.Insert("a", Offset(9), kNow);
+  Bytes batch = MakeBatch({"a", "b", "a", "b"});
+  MsgIdScan scan;
+  Bytes scratch;
+  ASSERT_TRUE(ScanMsgIds(BatchHeader::Parse(batch).value(), window, kNow, scratch, scan).ok());
+  EXPECT_EQ(scan.dropped, (std::vector<int32_t>{0, 2, 3}));
+  ASSERT_EQ(scan.fresh.size(), 1u);
+  EXPECT_EQ(scan.fresh[0].msg_id, "b");
+  EXPECT_EQ(scan.first_original, Offset(9));
+}
+
+// A scan reused for the next batch remembers nothing of the previous one.
+TEST(MsgIdDedup, ReusedScanForgetsThePreviousBatch) {
+  MsgIdWindow window(60'000, 1000);
+  MsgIdScan scan;
+  Bytes scratch;
+  Bytes first = MakeBatch({"a", "b", "c", "d", "e"});
+  ASSERT_TRUE(ScanMsgIds(BatchHeader::Parse(first).value(), window, kNow, scratch, scan).ok());
+  Bytes second = MakeBatch({"x", "b"});
+  ASSERT_TRUE(ScanMsgIds(BatchHeader::Parse(second).value(), window, kNow, scratch, scan).ok());
+  EXPECT_FALSE(scan.any_duplicate());
+  ASSERT_EQ(scan.fresh.size(), 2u);
+  EXPECT_EQ(scan.fresh[1].msg_id, "b");
+}
+
+// The scan hashes each id once; InsertFresh reuses those hashes, so the records may be gone by then.
+TEST(MsgIdDedup, InsertFreshRecordsKeptIdsAtTheirOffsetsWithoutTheRecords) {
+  MsgIdWindow window(60'000, 1000);
+  MsgIdScan scan;
+  Bytes scratch;
+  {
+    Bytes batch = MakeBatch({"a", "", "b", "a"}, Compression::kLz4);
+    ASSERT_TRUE(ScanMsgIds(BatchHeader::Parse(batch).value(), window, kNow, scratch, scan).ok());
+  }
+  ASSERT_EQ(scan.fresh.size(), 2u);
+  EXPECT_EQ(scan.fresh[0].hash, window.HashOf("a"));
+  EXPECT_EQ(scan.fresh[1].hash, window.HashOf("b"));
+  scratch.assign(scratch.size(), 0);  // the decompressed records the ids viewed
+  InsertFresh(scan, Offset(100), kNow, window);
+  EXPECT_EQ(window.size(), 2u);
+  EXPECT_EQ(window.Find("a", kNow), Offset(100));
+  EXPECT_EQ(window.Find("b", kNow), Offset(102));
+}
+
 TEST(MsgIdDedup, CompressedBatchIsRecompressedWithItsCodec) {
   MsgIdWindow window(60'000, 1000);
   window.Insert("a", Offset(7), kNow);

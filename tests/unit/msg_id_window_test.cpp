@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <deque>
 #include <optional>
@@ -202,6 +203,52 @@ TEST(MsgIdWindow, ZeroWindowFindsNothing) {
   MsgIdWindow w(0, kLargeBound);
   w.Insert("a", Offset(0), 100);
   EXPECT_EQ(w.Find("a", 100), std::nullopt);
+}
+
+TEST(MsgIdWindow, HashOverloadsAgreeWithIdOverloads) {
+  MsgIdWindow w(kWindowMs, kLargeBound);
+  MsgIdWindow other(2 * kWindowMs, 10);
+  EXPECT_EQ(w.HashOf("order-17"), other.HashOf("order-17"));  // the same in every window of the process
+  EXPECT_NE(w.HashOf("order-17"), w.HashOf("order-18"));
+  w.Insert(w.HashOf("order-17"), Offset(42), 5000);
+  w.Prefetch(w.HashOf("order-18"));
+  w.Insert("order-18", Offset(43), 5000);
+  EXPECT_EQ(w.Find("order-17", 5000), Offset(42));
+  EXPECT_EQ(w.Find(w.HashOf("order-18"), 5000), Offset(43));
+  EXPECT_EQ(w.Find(w.HashOf("order-19"), 5000), std::nullopt);
+}
+
+// The table is rebuilt when the ring grows. An entry replaced by a newer one of the same id, whose newer one
+// was then cut off, must stay forgotten through that rebuild.
+TEST(MsgIdWindow, ReplacedEntryStaysForgottenAfterTruncateAndGrowth) {
+  MsgIdWindow w(kWindowMs, kLargeBound);
+  w.Insert("dup", Offset(0), 0);
+  for (int64_t i = 1; i < 63; ++i) w.Insert(Id(i), Offset(i), 0);
+  w.Insert("dup", Offset(63), 0);  // the ring's first 64 places are full now
+  w.TruncateTo(Offset(63));
+  EXPECT_EQ(w.Find("dup", 0), std::nullopt);
+  const size_t before = w.memory_bytes();
+  for (int64_t i = 63; i < 200; ++i) w.Insert(Id(i), Offset(i), 0);
+  ASSERT_GT(w.memory_bytes(), before);  // the ring grew and the table was rebuilt
+  EXPECT_EQ(w.Find("dup", 0), std::nullopt);
+  EXPECT_EQ(w.Find(Id(1), 0), Offset(1));
+  EXPECT_EQ(w.size(), 200u);
+}
+
+// A full window where every insert evicts the oldest entry, for many times its size: each held id stays
+// reachable through the backward shifts, each evicted one is gone.
+TEST(MsgIdWindow, EveryHeldIdIsFoundThroughLongEvictionChurn) {
+  constexpr int64_t kBound = 1000;
+  MsgIdWindow w(kWindowMs, kBound);
+  for (int64_t i = 0; i < 30 * kBound; ++i) {
+    w.Insert(Id(i), Offset(i), 0);
+    if (i % 997 != 0) continue;
+    for (int64_t k = std::max<int64_t>(0, i - kBound + 1); k <= i; ++k)
+      ASSERT_EQ(w.Find(Id(k), 0), Offset(k)) << i;
+    for (int64_t k = std::max<int64_t>(0, i - 2 * kBound); k <= i - kBound; ++k) {
+      ASSERT_EQ(w.Find(Id(k), 0), std::nullopt) << i;
+    }
+  }
 }
 
 // A slow model of the contract: a deque in insertion order where an insert of a held id un-indexes the older
