@@ -16,6 +16,8 @@
 
 namespace oncemq::cli {
 
+class RdKafkaClient;
+
 struct AdminConnectOptions {
   std::string bootstrap = "127.0.0.1:9092";
   int timeout_ms = 10000;
@@ -70,9 +72,8 @@ class KafkaAdmin {
   Result<std::vector<TopicConfigEntry>> DescribeTopicConfigs(const std::string& name);
 
  private:
-  struct Client;
-  explicit KafkaAdmin(std::unique_ptr<Client> client);
-  std::unique_ptr<Client> client_;
+  explicit KafkaAdmin(std::unique_ptr<RdKafkaClient> client);
+  std::unique_ptr<RdKafkaClient> client_;
 };
 
 }  // namespace oncemq::cli

@@ -20,12 +20,21 @@ bool MeansBrokerUnreachable(rd_kafka_resp_err_t err) {
          err == RD_KAFKA_RESP_ERR__TIMED_OUT_QUEUE;
 }
 
+// One table for topic and group administration: a topic error never answers a group request, nor
+// the other way round.
 StatusCode StatusCodeFor(rd_kafka_resp_err_t err) {
   switch (err) {
+    case RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS: return StatusCode::kAlreadyExists;
     case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
     case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
     case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
     case RD_KAFKA_RESP_ERR_GROUP_ID_NOT_FOUND: return StatusCode::kNotFound;
+    case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION:
+    case RD_KAFKA_RESP_ERR_INVALID_PARTITIONS:
+    case RD_KAFKA_RESP_ERR_INVALID_REPLICATION_FACTOR:
+    case RD_KAFKA_RESP_ERR_INVALID_REPLICA_ASSIGNMENT:
+    case RD_KAFKA_RESP_ERR_INVALID_CONFIG:
+    case RD_KAFKA_RESP_ERR_POLICY_VIOLATION:
     case RD_KAFKA_RESP_ERR_INVALID_GROUP_ID:
     case RD_KAFKA_RESP_ERR_INVALID_REQUEST:
     case RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE:
@@ -123,10 +132,14 @@ Status RdKafkaClient::Unreachable(std::string_view what) {
 Result<RdAdminOptionsPtr> RdKafkaClient::MakeAdminOptions(rd_kafka_admin_op_t op) {
   RdAdminOptionsPtr admin_options(rd_kafka_AdminOptions_new(rk_, op));
   std::array<char, 512> errstr{};
-  if (rd_kafka_AdminOptions_set_request_timeout(admin_options.get(), options_.timeout_ms, errstr.data(),
-                                                errstr.size())) {
-    return Status::InvalidArgument(std::string("admin options: ") + errstr.data());
+  rd_kafka_resp_err_t err = rd_kafka_AdminOptions_set_request_timeout(
+      admin_options.get(), options_.timeout_ms, errstr.data(), errstr.size());
+  bool waits_for_operation = op == RD_KAFKA_ADMIN_OP_CREATETOPICS || op == RD_KAFKA_ADMIN_OP_DELETETOPICS;
+  if (!err && waits_for_operation) {
+    err = rd_kafka_AdminOptions_set_operation_timeout(admin_options.get(), options_.timeout_ms, errstr.data(),
+                                                      errstr.size());
   }
+  if (err) return Status::InvalidArgument(std::string("admin options: ") + errstr.data());
   return admin_options;
 }
 

@@ -1,6 +1,7 @@
-// RdKafkaClient: one librdkafka handle for the CLI's administrative commands, with what every command
-// needs around it: a bounded connection, admin-result waiting, and errors turned into Status values
-// that name the broker address and the client's first complaint instead of "Local: Timed out".
+// RdKafkaClient: one librdkafka handle for the CLI's administrative commands (KafkaAdmin for topics,
+// GroupAdmin for groups), with what every command needs around it: a bounded connection, admin-result
+// waiting, and errors turned into Status values that name the broker address and the client's first
+// complaint instead of "Local: Timed out".
 //
 // Owns the handle and its result queue; both live as long as the client. Thread safety: one
 // RdKafkaClient is used by one thread at a time (librdkafka's own threads only touch the complaint).
@@ -61,11 +62,12 @@ class RdKafkaClient {
 
   // "what: detail (ERROR_NAME)"; for an unreachable broker, names the address, the time waited and
   // the client's first complaint. The code follows the error: NotFound for an unknown topic or group,
-  // InvalidArgument for a refused input, Unavailable otherwise.
+  // AlreadyExists for an existing topic, InvalidArgument for a refused input, Unavailable otherwise.
   Status Failure(std::string_view what, rd_kafka_resp_err_t err, const char* detail = nullptr);
   Status Unreachable(std::string_view what);
 
-  // Admin options with the request timeout set to timeout_ms().
+  // Admin options with the request timeout set to timeout_ms(), and for CreateTopics and DeleteTopics
+  // the operation timeout too (how long the broker may take to finish).
   Result<RdAdminOptionsPtr> MakeAdminOptions(rd_kafka_admin_op_t op);
   // Waits for the result of the admin request just enqueued on results(); fails on a request-level error.
   Result<RdEventPtr> AwaitResult(std::string_view what);
