@@ -11,4 +11,9 @@ void AddTopicCommands(CLI::App& app, int* exit_code);
 void AddGroupCommands(CLI::App& app, int* exit_code);
 void AddBenchCommands(CLI::App& app, int* exit_code);
 
+struct AdminConnectOptions;
+// Adds --bootstrap and --timeout-ms, the options of every command that talks to a broker, to `command`;
+// parsing writes them into *connect, which must outlive the parse.
+void AddConnectOptions(CLI::App* command, AdminConnectOptions* connect);
+
 }  // namespace oncemq::cli

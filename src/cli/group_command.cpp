@@ -142,13 +142,6 @@ int RunDelete(const GroupArguments& args) {
   return 0;
 }
 
-void AddConnectOptions(CLI::App* command, AdminConnectOptions* connect) {
-  command->add_option("--bootstrap", connect->bootstrap, "Broker address HOST:PORT")->capture_default_str();
-  command->add_option("--timeout-ms", connect->timeout_ms, "Give up when no broker answers within this time")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-}
-
 void AddGroupArgument(CLI::App* command, std::string* group_id) {
   command->add_option("group", *group_id, "Consumer group id")->required();
 }

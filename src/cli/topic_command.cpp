@@ -139,13 +139,6 @@ int RunDescribe(const TopicArguments& args) {
   return 0;
 }
 
-void AddConnectOptions(CLI::App* command, AdminConnectOptions* connect) {
-  command->add_option("--bootstrap", connect->bootstrap, "Broker address HOST:PORT")->capture_default_str();
-  command->add_option("--timeout-ms", connect->timeout_ms, "Give up when no broker answers within this time")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-}
-
 CLI::App* AddTopicSubcommand(CLI::App* topic, const char* name, const char* description,
                              const std::shared_ptr<TopicArguments>& args) {
   CLI::App* command = topic->add_subcommand(name, description);
