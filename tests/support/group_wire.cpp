@@ -1,8 +1,5 @@
 #include "support/group_wire.h"
 
-#include "protocol/reader.h"
-#include "protocol/writer.h"
-
 namespace oncemq::testing {
 
 namespace {
@@ -95,23 +92,15 @@ Bytes OffsetCommitV7Body(const std::string& group_id, int32_t generation_id, con
   w.Int32(generation_id);
   w.String(member_id);
   w.NullableString(std::nullopt);  // group_instance_id
-  // Group consecutive entries of the same topic into one topic element.
-  std::vector<std::pair<std::string, std::vector<const CommitPartition*>>> topics;
-  for (const auto& p : partitions) {
-    if (topics.empty() || topics.back().first != p.topic) topics.push_back({p.topic, {}});
-    topics.back().second.push_back(&p);
-  }
-  w.ArrayCount(static_cast<int32_t>(topics.size()));
-  for (const auto& [name, parts] : topics) {
-    w.String(name);
-    w.ArrayCount(static_cast<int32_t>(parts.size()));
-    for (const auto* p : parts) {
-      w.Int32(p->partition);
-      w.Int64(p->offset);
-      w.Int32(-1);  // committed_leader_epoch
-      w.NullableString(p->metadata ? std::optional<std::string_view>(*p->metadata) : std::nullopt);
-    }
-  }
+  // One topic element per run of consecutive entries of the same topic.
+  WriteTopicArray(
+      w, partitions, [](const CommitPartition& p) -> std::string_view { return p.topic; },
+      [&w](const CommitPartition& p) {
+        w.Int32(p.partition);
+        w.Int64(p.offset);
+        w.Int32(-1);  // committed_leader_epoch
+        w.NullableString(p.metadata ? std::optional<std::string_view>(*p.metadata) : std::nullopt);
+      });
   return w.Take();
 }
 
@@ -123,17 +112,10 @@ Bytes OffsetFetchV5Body(const std::string& group_id,
     w.ArrayCount(-1);
     return w.Take();
   }
-  std::vector<std::pair<std::string, std::vector<int32_t>>> topics;
-  for (const auto& [topic, partition] : *partitions) {
-    if (topics.empty() || topics.back().first != topic) topics.push_back({topic, {}});
-    topics.back().second.push_back(partition);
-  }
-  w.ArrayCount(static_cast<int32_t>(topics.size()));
-  for (const auto& [name, parts] : topics) {
-    w.String(name);
-    w.ArrayCount(static_cast<int32_t>(parts.size()));
-    for (int32_t p : parts) w.Int32(p);
-  }
+  using Entry = std::pair<std::string, int32_t>;
+  WriteTopicArray(
+      w, *partitions, [](const Entry& e) -> std::string_view { return e.first; },
+      [&w](const Entry& e) { w.Int32(e.second); });
   return w.Take();
 }
 
@@ -185,19 +167,14 @@ bool ParseThrottleAndError(ByteView body, int16_t* error_code) {
 bool ParseOffsetCommitV7(ByteView body, std::vector<PartitionError>* out) {
   protocol::Reader r(body);
   r.Int32();  // throttle_time_ms
-  int32_t nt = r.ArrayCount(6);
-  for (int32_t i = 0; i < nt && r.ok(); ++i) {
-    std::string topic(r.String());
-    int32_t np = r.ArrayCount(6);
-    for (int32_t j = 0; j < np && r.ok(); ++j) {
-      PartitionError p;
-      p.topic = topic;
-      p.partition = r.Int32();
-      p.error_code = r.Int16();
-      out->push_back(std::move(p));
-    }
-  }
-  return r.ok() && nt >= 0 && r.remaining() == 0;
+  bool topics = ReadTopicArray(r, 6, [&](const std::string& topic) {
+    PartitionError p;
+    p.topic = topic;
+    p.partition = r.Int32();
+    p.error_code = r.Int16();
+    out->push_back(std::move(p));
+  });
+  return r.ok() && topics && r.remaining() == 0;
 }
 
 const FetchedOffset* OffsetFetchResponse::Find(const std::string& topic, int32_t partition) const {
@@ -210,23 +187,18 @@ const FetchedOffset* OffsetFetchResponse::Find(const std::string& topic, int32_t
 bool ParseOffsetFetchV5(ByteView body, OffsetFetchResponse* out) {
   protocol::Reader r(body);
   r.Int32();  // throttle_time_ms
-  int32_t nt = r.ArrayCount(6);
-  for (int32_t i = 0; i < nt && r.ok(); ++i) {
-    std::string topic(r.String());
-    int32_t np = r.ArrayCount(20);
-    for (int32_t j = 0; j < np && r.ok(); ++j) {
-      FetchedOffset p;
-      p.topic = topic;
-      p.partition = r.Int32();
-      p.offset = r.Int64();
-      r.Int32();  // committed_leader_epoch
-      p.metadata = CopyOptional(r.NullableString());
-      p.error_code = r.Int16();
-      out->partitions.push_back(std::move(p));
-    }
-  }
+  bool topics = ReadTopicArray(r, 20, [&](const std::string& topic) {
+    FetchedOffset p;
+    p.topic = topic;
+    p.partition = r.Int32();
+    p.offset = r.Int64();
+    r.Int32();  // committed_leader_epoch
+    p.metadata = CopyOptional(r.NullableString());
+    p.error_code = r.Int16();
+    out->partitions.push_back(std::move(p));
+  });
   out->error_code = r.Int16();
-  return r.ok() && nt >= 0 && r.remaining() == 0;
+  return r.ok() && topics && r.remaining() == 0;
 }
 
 bool GroupClient::Exchange(int16_t api_key, int16_t version, ByteView body, Bytes* response,

@@ -1,8 +1,9 @@
 // Test-side builders and parsers for the consumer-group APIs at the versions librdkafka 2.0.2 speaks:
 // FindCoordinator v2, JoinGroup v5, SyncGroup v3, Heartbeat v3, LeaveGroup v2, OffsetCommit v7 and
-// OffsetFetch v5 (layouts in kafka-protocol.md §4.7–4.13, embedded consumer protocol in §4.17).
-// Like kafka_wire.h these are written from the spec, independent of the broker's codec, and the
-// parsers return false unless the bytes match the layout exactly (trailing bytes included).
+// OffsetFetch v5 (layouts in kafka-protocol.md §4.7–4.13, embedded consumer protocol in §4.17); their
+// API keys and error codes sit in kafka_wire.h with the others. Like kafka_wire.h these are written
+// from the spec, independent of the broker's codec, and the parsers return false unless the bytes match
+// the layout exactly (trailing bytes included).
 // `GroupClient` wraps one RawConnection and makes each request one call.
 #pragma once
 
@@ -16,25 +17,6 @@
 #include "support/raw_client.h"
 
 namespace oncemq::testing {
-
-namespace api {
-constexpr int16_t kOffsetCommit = 8;
-constexpr int16_t kOffsetFetch = 9;
-constexpr int16_t kFindCoordinator = 10;
-constexpr int16_t kJoinGroup = 11;
-constexpr int16_t kHeartbeat = 12;
-constexpr int16_t kLeaveGroup = 13;
-constexpr int16_t kSyncGroup = 14;
-}  // namespace api
-
-namespace kerr {
-constexpr int16_t kCoordinatorNotAvailable = 15;
-constexpr int16_t kIllegalGeneration = 22;
-constexpr int16_t kUnknownMemberId = 25;
-constexpr int16_t kInvalidSessionTimeout = 26;
-constexpr int16_t kRebalanceInProgress = 27;
-constexpr int16_t kMemberIdRequired = 79;
-}  // namespace kerr
 
 // --- the embedded consumer protocol (§4.17), version 0 ---
 Bytes ConsumerSubscriptionV0(const std::vector<std::string>& topics);

@@ -2,9 +2,6 @@
 
 #include <atomic>
 
-#include "protocol/reader.h"
-#include "protocol/writer.h"
-
 namespace oncemq::testing {
 
 namespace {
@@ -54,25 +51,17 @@ Bytes ProduceV7Body(int16_t acks, int32_t timeout_ms, const std::vector<ProduceP
   w.NullableString(std::nullopt);  // transactional_id
   w.Int16(acks);
   w.Int32(timeout_ms);
-  // Group consecutive entries of the same topic into one topic_data element.
-  std::vector<std::pair<std::string, std::vector<const ProducePartition*>>> topics;
-  for (const auto& p : partitions) {
-    if (topics.empty() || topics.back().first != p.topic) topics.push_back({p.topic, {}});
-    topics.back().second.push_back(&p);
-  }
-  w.ArrayCount(static_cast<int32_t>(topics.size()));
-  for (const auto& [name, parts] : topics) {
-    w.String(name);
-    w.ArrayCount(static_cast<int32_t>(parts.size()));
-    for (const auto* p : parts) {
-      w.Int32(p->partition);
-      if (p->records) {
-        w.NullableBytes(ByteView(*p->records));
-      } else {
-        w.NullableBytes(std::nullopt);
-      }
-    }
-  }
+  // One topic_data element per run of consecutive entries of the same topic.
+  WriteTopicArray(
+      w, partitions, [](const ProducePartition& p) -> std::string_view { return p.topic; },
+      [&w](const ProducePartition& p) {
+        w.Int32(p.partition);
+        if (p.records) {
+          w.NullableBytes(ByteView(*p.records));
+        } else {
+          w.NullableBytes(std::nullopt);
+        }
+      });
   return w.Take();
 }
 
@@ -177,23 +166,18 @@ bool ParseMetadataV4(ByteView body, MetadataResponse* out) {
 
 bool ParseProduceV7(ByteView body, std::vector<ProducePartitionResponse>* out) {
   protocol::Reader r(body);
-  int32_t nt = r.ArrayCount(6);
-  for (int32_t i = 0; i < nt && r.ok(); ++i) {
-    std::string topic(r.String());
-    int32_t np = r.ArrayCount(30);
-    for (int32_t j = 0; j < np && r.ok(); ++j) {
-      ProducePartitionResponse p;
-      p.topic = topic;
-      p.partition = r.Int32();
-      p.error_code = r.Int16();
-      p.base_offset = r.Int64();
-      p.log_append_time = r.Int64();
-      p.log_start_offset = r.Int64();
-      out->push_back(std::move(p));
-    }
-  }
+  bool topics = ReadTopicArray(r, 30, [&](const std::string& topic) {
+    ProducePartitionResponse p;
+    p.topic = topic;
+    p.partition = r.Int32();
+    p.error_code = r.Int16();
+    p.base_offset = r.Int64();
+    p.log_append_time = r.Int64();
+    p.log_start_offset = r.Int64();
+    out->push_back(std::move(p));
+  });
   r.Int32();  // throttle_time_ms
-  return r.ok() && nt >= 0 && r.remaining() == 0;
+  return r.ok() && topics && r.remaining() == 0;
 }
 
 bool ParseFetchV11(ByteView body, FetchResponse* out) {
@@ -201,30 +185,25 @@ bool ParseFetchV11(ByteView body, FetchResponse* out) {
   r.Int32();  // throttle_time_ms
   out->error_code = r.Int16();
   r.Int32();  // session_id
-  int32_t nt = r.ArrayCount(6);
-  for (int32_t i = 0; i < nt && r.ok(); ++i) {
-    std::string topic(r.String());
-    int32_t np = r.ArrayCount(42);
-    for (int32_t j = 0; j < np && r.ok(); ++j) {
-      FetchPartitionResponse p;
-      p.topic = topic;
-      p.partition = r.Int32();
-      p.error_code = r.Int16();
-      p.high_watermark = r.Int64();
-      p.last_stable_offset = r.Int64();
-      p.log_start_offset = r.Int64();
-      int32_t na = NullableArray(r);
-      for (int32_t k = 0; k < na && r.ok(); ++k) {
-        r.Int64();
-        r.Int64();
-      }
-      r.Int32();  // preferred_read_replica
-      auto records = r.NullableBytes();
-      if (records) p.records.assign(records->begin(), records->end());
-      out->partitions.push_back(std::move(p));
+  bool topics = ReadTopicArray(r, 42, [&](const std::string& topic) {
+    FetchPartitionResponse p;
+    p.topic = topic;
+    p.partition = r.Int32();
+    p.error_code = r.Int16();
+    p.high_watermark = r.Int64();
+    p.last_stable_offset = r.Int64();
+    p.log_start_offset = r.Int64();
+    int32_t na = NullableArray(r);
+    for (int32_t k = 0; k < na && r.ok(); ++k) {
+      r.Int64();
+      r.Int64();
     }
-  }
-  return r.ok() && nt >= 0 && r.remaining() == 0;
+    r.Int32();  // preferred_read_replica
+    auto records = r.NullableBytes();
+    if (records) p.records.assign(records->begin(), records->end());
+    out->partitions.push_back(std::move(p));
+  });
+  return r.ok() && topics && r.remaining() == 0;
 }
 
 std::string CallResult::Describe() const {

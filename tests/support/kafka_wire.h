@@ -1,5 +1,6 @@
 // Test-side Kafka request builders and response parsers for the versions the bad-input tests speak:
-// ApiVersions v0/v3, Metadata v4, Produce v7, Fetch v11 (layouts in kafka-protocol.md §2 and §4).
+// ApiVersions v0/v3, Metadata v4, Produce v7, Fetch v11 (layouts in kafka-protocol.md §2 and §4), plus
+// the framing, API keys, error codes and topic-array helpers that group_wire.h builds on.
 // Independent of the broker's codec on purpose. Parsers return false when the bytes do not match the
 // layout exactly (including trailing bytes), so a wrong response shape fails the test.
 #pragma once
@@ -10,6 +11,8 @@
 #include <vector>
 
 #include "common/bytes.h"
+#include "protocol/reader.h"
+#include "protocol/writer.h"
 #include "support/raw_client.h"
 
 namespace oncemq::testing {
@@ -19,6 +22,13 @@ constexpr int16_t kProduce = 0;
 constexpr int16_t kFetch = 1;
 constexpr int16_t kListOffsets = 2;
 constexpr int16_t kMetadata = 3;
+constexpr int16_t kOffsetCommit = 8;
+constexpr int16_t kOffsetFetch = 9;
+constexpr int16_t kFindCoordinator = 10;
+constexpr int16_t kJoinGroup = 11;
+constexpr int16_t kHeartbeat = 12;
+constexpr int16_t kLeaveGroup = 13;
+constexpr int16_t kSyncGroup = 14;
 constexpr int16_t kApiVersions = 18;
 }  // namespace api
 
@@ -28,11 +38,49 @@ constexpr int16_t kOffsetOutOfRange = 1;
 constexpr int16_t kCorruptMessage = 2;
 constexpr int16_t kUnknownTopicOrPartition = 3;
 constexpr int16_t kMessageTooLarge = 10;
+constexpr int16_t kCoordinatorNotAvailable = 15;
 constexpr int16_t kInvalidRequiredAcks = 21;
+constexpr int16_t kIllegalGeneration = 22;
+constexpr int16_t kUnknownMemberId = 25;
+constexpr int16_t kInvalidSessionTimeout = 26;
+constexpr int16_t kRebalanceInProgress = 27;
 constexpr int16_t kUnsupportedVersion = 35;
 constexpr int16_t kInvalidRequest = 42;
+constexpr int16_t kMemberIdRequired = 79;
 constexpr int16_t kInvalidRecord = 87;
 }  // namespace kerr
+
+// --- topic-keyed arrays, the shape of most partition-level requests and responses ---
+// Writes ARRAY(topic STRING, ARRAY(partition)) from `entries`, one topic element per run of consecutive
+// entries with the same topic_of(entry); write_partition(entry) writes each partition element.
+template <typename T, typename TopicOf, typename WritePartition>
+void WriteTopicArray(protocol::Writer& w, const std::vector<T>& entries, TopicOf topic_of,
+                     WritePartition write_partition) {
+  std::vector<std::pair<std::string_view, std::vector<const T*>>> topics;
+  for (const T& entry : entries) {
+    if (topics.empty() || topics.back().first != topic_of(entry)) topics.push_back({topic_of(entry), {}});
+    topics.back().second.push_back(&entry);
+  }
+  w.ArrayCount(static_cast<int32_t>(topics.size()));
+  for (const auto& [name, parts] : topics) {
+    w.String(name);
+    w.ArrayCount(static_cast<int32_t>(parts.size()));
+    for (const T* part : parts) write_partition(*part);
+  }
+}
+
+// Reads ARRAY(topic STRING, ARRAY(partition)), calling read_partition(topic) once per partition element
+// (each at least min_partition_size bytes). False when the topic array is null; a short read shows in r.
+template <typename ReadPartition>
+bool ReadTopicArray(protocol::Reader& r, size_t min_partition_size, ReadPartition read_partition) {
+  int32_t nt = r.ArrayCount(6);
+  for (int32_t i = 0; i < nt && r.ok(); ++i) {
+    std::string topic(r.String());
+    int32_t np = r.ArrayCount(min_partition_size);
+    for (int32_t j = 0; j < np && r.ok(); ++j) read_partition(topic);
+  }
+  return nt >= 0;
+}
 
 // A request frame payload (no size prefix): request header v1 (v2 when `flexible_header`) + body.
 Bytes RequestPayload(int16_t api_key, int16_t api_version, int32_t correlation_id, ByteView body,
