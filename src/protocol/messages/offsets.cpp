@@ -28,6 +28,17 @@ void DecodeCommitPartitions(Reader& r, int16_t version, OffsetCommitTopic& topic
   }
 }
 
+// Writes ARRAY(name STRING, ARRAY(partition)); encode_partition writes each partition element.
+template <typename Topic, typename EncodePartition>
+void EncodeTopics(Writer& w, const std::vector<Topic>& topics, EncodePartition encode_partition) {
+  w.ArrayCount(static_cast<int32_t>(topics.size()));
+  for (const auto& t : topics) {
+    w.String(t.name);
+    w.ArrayCount(static_cast<int32_t>(t.partitions.size()));
+    for (const auto& p : t.partitions) encode_partition(p);
+  }
+}
+
 }  // namespace
 
 // ---- OffsetCommit ----
@@ -52,15 +63,10 @@ OffsetCommitRequest DecodeOffsetCommitRequest(Reader& r, int16_t version) {
 
 void EncodeOffsetCommitResponse(Writer& w, const OffsetCommitResponse& resp, int16_t version) {
   if (version >= 3) w.Int32(0);  // throttle_time_ms
-  w.ArrayCount(static_cast<int32_t>(resp.topics.size()));
-  for (const auto& t : resp.topics) {
-    w.String(t.name);
-    w.ArrayCount(static_cast<int32_t>(t.partitions.size()));
-    for (const auto& p : t.partitions) {
-      w.Int32(p.partition);
-      w.Int16(Code(p.error));
-    }
-  }
+  EncodeTopics(w, resp.topics, [&w](const OffsetCommitPartitionResponse& p) {
+    w.Int32(p.partition);
+    w.Int16(Code(p.error));
+  });
 }
 
 // ---- OffsetFetch ----
@@ -85,18 +91,13 @@ OffsetFetchRequest DecodeOffsetFetchRequest(Reader& r, int16_t version) {
 
 void EncodeOffsetFetchResponse(Writer& w, const OffsetFetchResponse& resp, int16_t version) {
   if (version >= 3) w.Int32(0);  // throttle_time_ms
-  w.ArrayCount(static_cast<int32_t>(resp.topics.size()));
-  for (const auto& t : resp.topics) {
-    w.String(t.name);
-    w.ArrayCount(static_cast<int32_t>(t.partitions.size()));
-    for (const auto& p : t.partitions) {
-      w.Int32(p.partition);
-      w.Int64(p.committed_offset);
-      if (version >= 5) w.Int32(p.committed_leader_epoch);
-      w.NullableString(p.metadata);
-      w.Int16(Code(p.error));
-    }
-  }
+  EncodeTopics(w, resp.topics, [&w, version](const OffsetFetchPartitionResponse& p) {
+    w.Int32(p.partition);
+    w.Int64(p.committed_offset);
+    if (version >= 5) w.Int32(p.committed_leader_epoch);
+    w.NullableString(p.metadata);
+    w.Int16(Code(p.error));
+  });
   if (version >= 2) w.Int16(Code(resp.error));  // the top-level error comes last
 }
 
