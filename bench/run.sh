@@ -4,7 +4,7 @@
 # Starts a broker on a fresh temporary data directory and a free port, then for 100 B and 1 KiB
 # messages: produce at full speed (acks=all), consume everything back (partitions assigned, then again
 # as a member of a consumer group), produce again at half the measured maximum rate to read the ack
-# latency at a sustainable load, and at the same rate measure produce-to-consume latency through a group. The broker and its data are
+# latency at a sustainable load, and at a quarter of it measure produce-to-consume latency through a group. The broker and its data are
 # removed on exit, whatever happens.
 #
 # Knobs (environment):
@@ -16,6 +16,8 @@
 #   LATENCY_DURATION  seconds of each half-rate latency run                (default 10)
 #   LATENCY_LINGER_MS linger.ms of the latency runs                        (default 1)
 #   COUNT_100 / COUNT_1024  message bound of the full-speed runs   (default 3000000 / 600000)
+#   E2E_DIVISOR   end-to-end latency runs send at max produce rate / this (default 4: the producer,
+#                 the consumer and the broker share this machine's cores)
 set -euo pipefail
 
 readonly repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -27,6 +29,7 @@ readonly LATENCY_DURATION="${LATENCY_DURATION:-10}"
 readonly LATENCY_LINGER_MS="${LATENCY_LINGER_MS:-1}"
 readonly COUNT_100="${COUNT_100:-3000000}"
 readonly COUNT_1024="${COUNT_1024:-600000}"
+readonly E2E_DIVISOR="${E2E_DIVISOR:-4}"
 readonly READY_WAIT_S=15
 
 find_oncemq() {
@@ -126,10 +129,11 @@ measure_size() {
   table[$size:latency]="$half_rate $(result_field "$last_output" p50_ms) $(result_field "$last_output" p99_ms)"
   table[$size:latency]+=" $(result_field "$last_output" p999_ms) $(result_field "$last_output" errors)"
 
+  local e2e_rate=$((${max_rate%.*} / E2E_DIVISOR))
   create_topic "$e2e_topic"
-  run_bench e2e --topic "$e2e_topic" --size "$size" --rate "$half_rate" --duration "$LATENCY_DURATION" \
+  run_bench e2e --topic "$e2e_topic" --size "$size" --rate "$e2e_rate" --duration "$LATENCY_DURATION" \
     --linger-ms "$LATENCY_LINGER_MS"
-  table[$size:e2e]="$half_rate $(result_field "$last_output" p50_ms) $(result_field "$last_output" p99_ms)"
+  table[$size:e2e]="$e2e_rate $(result_field "$last_output" p50_ms) $(result_field "$last_output" p99_ms)"
   table[$size:e2e]+=" $(result_field "$last_output" p999_ms)"
 }
 
