@@ -1,0 +1,100 @@
+// SqliteDedupStore: a DedupStore in one SQLite file (the embedded default of DESIGN.md §3).
+//
+// Schema: table oncemq_dedup, one row per (group_id, dedup_key), plus oncemq_dedup_meta, which keeps the
+// largest fencing token Sweep ever deleted so that a key claimed again after its record was swept gets a
+// larger token than any it had before: a key's tokens never repeat, even across Sweep.
+//
+// Atomicity: each Claim batch is one BEGIN IMMEDIATE transaction, so claims are atomic across threads and
+// across processes (or store objects) sharing the file; Renew, Complete and Release are single
+// token-checked UPDATE statements. Times come from SQLite's clock, read once per operation.
+// Durability: WAL with synchronous=FULL — a commit is on disk when the call returns. With NORMAL a power
+// loss could forget a Complete after the consumer committed its offset, and the key would later run again;
+// the fsync per transaction is shared by every key of a Claim batch.
+// Errors: SQLITE_BUSY/LOCKED (after busy_timeout) → kUnavailable; corruption → kCorruption; else kIoError.
+// Thread safety: every method may be called from any thread; a mutex serialises use of the connection.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+
+#include "oncemq/dedup_store.h"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace oncemq::client {
+
+struct SqliteDedupStoreOptions {
+  std::string path;  // created if missing
+  std::chrono::milliseconds busy_timeout{5'000};
+  // Added to the store's clock. For tests only: they step time instead of sleeping.
+  int64_t clock_skew_ms = 0;
+};
+
+class SqliteDedupStore final : public DedupStore {
+ public:
+  // Opens (and if needed creates) the database; kIoError / kCorruption if it cannot.
+  static Result<std::unique_ptr<SqliteDedupStore>> Open(const SqliteDedupStoreOptions& options);
+  ~SqliteDedupStore() override;
+  SqliteDedupStore(const SqliteDedupStore&) = delete;
+  SqliteDedupStore& operator=(const SqliteDedupStore&) = delete;
+
+  // For tests: replaces options.clock_skew_ms.
+  void SetClockSkewForTesting(int64_t skew_ms) { clock_skew_ms_.store(skew_ms); }
+
+  Result<std::vector<ClaimResult>> Claim(std::span<const ClaimRequest> requests) override;
+  Result<FencedOutcome> Renew(const std::string& group, const std::string& key, int64_t token,
+                              std::chrono::milliseconds lease) override;
+  Result<FencedOutcome> Complete(const std::string& group, const std::string& key, int64_t token,
+                                 std::chrono::milliseconds retention,
+                                 std::optional<std::string> result) override;
+  Result<FencedOutcome> Release(const std::string& group, const std::string& key, int64_t token,
+                                const std::string& error) override;
+  Result<std::optional<DedupRecord>> Get(const std::string& group, const std::string& key) override;
+  Result<size_t> Sweep(size_t limit) override;
+  Result<int64_t> NowMs() override;
+
+ private:
+  enum Stmt {
+    kNow,
+    kBegin,
+    kCommit,
+    kRollback,
+    kSelect,
+    kUpsert,
+    kRenew,
+    kComplete,
+    kRelease,
+    kSweepSelect,
+    kDelete,
+    kReadHighWater,
+    kWriteHighWater,
+    kStmtCount
+  };
+  struct StmtDeleter {
+    void operator()(sqlite3_stmt* stmt) const;
+  };
+  using StmtPtr = std::unique_ptr<sqlite3_stmt, StmtDeleter>;
+  class Transaction;
+
+  SqliteDedupStore(sqlite3* db, int64_t clock_skew_ms);
+  Status Prepare();
+  Status Error(const char* what) const;  // the connection's last error as a Status
+
+  // All below REQUIRES: mu_ held.
+  sqlite3_stmt* Reset(Stmt which);  // the cached statement, reset and unbound
+  Status Exec(Stmt which);          // runs a statement that returns no rows
+  Result<int64_t> NowLocked();
+  Result<int64_t> SweptHighWaterLocked();
+  Result<std::optional<DedupRecord>> SelectLocked(const std::string& group, const std::string& key);
+  Status UpsertLocked(const DedupRecord& record);
+  Result<FencedOutcome> UpdateLocked(sqlite3_stmt* stmt);  // a bound token-checked UPDATE
+
+  sqlite3* const db_;
+  std::atomic<int64_t> clock_skew_ms_;
+  std::mutex mu_;
+  StmtPtr stmts_[kStmtCount];  // GUARDED_BY(mu_)
+};
+
+}  // namespace oncemq::client

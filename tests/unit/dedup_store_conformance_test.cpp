@@ -1,0 +1,482 @@
+// One conformance suite for every DedupStore: each row of DESIGN.md §3's decision table and each guarantee
+// of include/oncemq/dedup_store.h, run against the memory store and the SQLite store. Time is stepped
+// through each store's test clock, never slept.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <functional>
+#include <map>
+#include <memory>
+#include <ostream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "client/stores/memory_dedup_store.h"
+#include "client/stores/sqlite_dedup_store.h"
+#include "oncemq/dedup_store.h"
+
+namespace oncemq::client {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+constexpr const char* kGroup = "billing";
+
+// A store under test, its clock, and (where the store has such a thing) a second store object on the
+// same data.
+class StoreHarness {
+ public:
+  virtual ~StoreHarness() = default;
+  virtual DedupStore& store() = 0;
+  // Moves the store's clock forward.
+  virtual void Advance(milliseconds by) = 0;
+  // Another store object sharing the data (SQLite: a second connection to the file); nullptr if none.
+  virtual std::unique_ptr<DedupStore> OpenAnother() = 0;
+};
+
+class MemoryHarness : public StoreHarness {
+ public:
+  MemoryHarness() : store_([this] { return now_.load(); }) {}
+  DedupStore& store() override { return store_; }
+  void Advance(milliseconds by) override { now_ += by.count(); }
+  std::unique_ptr<DedupStore> OpenAnother() override { return nullptr; }
+
+ private:
+  std::atomic<int64_t> now_{1'700'000'000'000};
+  MemoryDedupStore store_;
+};
+
+class SqliteHarness : public StoreHarness {
+ public:
+  SqliteHarness() {
+    static std::atomic<int> counter{0};
+    path_ = ::testing::TempDir() + "oncemq_dedup_" + std::to_string(::getpid()) + "_" +
+            std::to_string(counter++) + ".db";
+    Remove();
+    store_ = Open();
+  }
+  ~SqliteHarness() override {
+    store_.reset();
+    Remove();
+  }
+  DedupStore& store() override { return *store_; }
+  void Advance(milliseconds by) override {
+    skew_ms_ += by.count();
+    store_->SetClockSkewForTesting(skew_ms_);
+  }
+  std::unique_ptr<DedupStore> OpenAnother() override { return Open(); }
+
+ private:
+  std::unique_ptr<SqliteDedupStore> Open() {
+    Result<std::unique_ptr<SqliteDedupStore>> store =
+        SqliteDedupStore::Open({.path = path_, .clock_skew_ms = skew_ms_});
+    EXPECT_TRUE(store.ok()) << store.status().ToString();
+    return store.ok() ? std::move(store).value() : nullptr;
+  }
+  void Remove() {
+    for (const char* suffix : {"", "-wal", "-shm"}) std::remove((path_ + suffix).c_str());
+  }
+
+  std::string path_;
+  int64_t skew_ms_ = 0;
+  std::unique_ptr<SqliteDedupStore> store_;
+};
+
+struct StoreKind {
+  const char* name;
+  std::function<std::unique_ptr<StoreHarness>()> make;
+};
+
+void PrintTo(const StoreKind& kind, std::ostream* os) {
+  *os << kind.name;
+}
+
+ClaimRequest Req(const std::string& key, const std::string& owner = "consumer-a",
+                 milliseconds lease = seconds(10), std::optional<std::string> hash = std::nullopt) {
+  return ClaimRequest{.group = kGroup, .key = key, .owner = owner, .lease = lease, .payload_hash = hash};
+}
+
+class DedupStoreConformance : public ::testing::TestWithParam<StoreKind> {
+ protected:
+  void SetUp() override {
+    harness_ = GetParam().make();
+    ASSERT_NE(&harness_->store(), nullptr);
+  }
+
+  DedupStore& store() { return harness_->store(); }
+
+  ClaimResult ClaimOne(const ClaimRequest& request) {
+    Result<std::vector<ClaimResult>> results = store().Claim(std::span(&request, 1));
+    EXPECT_TRUE(results.ok()) << results.status().ToString();
+    if (!results.ok() || results->size() != 1) {
+      ADD_FAILURE() << "expected one result";
+      return {};
+    }
+    return (*results)[0];
+  }
+
+  DedupRecord MustGet(const std::string& key) {
+    Result<std::optional<DedupRecord>> record = store().Get(kGroup, key);
+    EXPECT_TRUE(record.ok()) << record.status().ToString();
+    if (!record.ok() || !record->has_value()) {
+      ADD_FAILURE() << "no record of " << key;
+      return {};
+    }
+    return **record;
+  }
+
+  bool Exists(const std::string& key) {
+    Result<std::optional<DedupRecord>> record = store().Get(kGroup, key);
+    EXPECT_TRUE(record.ok());
+    return record.ok() && record->has_value();
+  }
+
+  int64_t Now() {
+    Result<int64_t> now = store().NowMs();
+    EXPECT_TRUE(now.ok());
+    return now.ok() ? *now : 0;
+  }
+
+  FencedOutcome Complete(const std::string& key, int64_t token, milliseconds retention = seconds(3600),
+                         std::optional<std::string> result = std::nullopt) {
+    Result<FencedOutcome> outcome = store().Complete(kGroup, key, token, retention, std::move(result));
+    EXPECT_TRUE(outcome.ok()) << outcome.status().ToString();
+    return outcome.ok() ? *outcome : FencedOutcome::kFenced;
+  }
+  FencedOutcome Renew(const std::string& key, int64_t token, milliseconds lease) {
+    Result<FencedOutcome> outcome = store().Renew(kGroup, key, token, lease);
+    EXPECT_TRUE(outcome.ok()) << outcome.status().ToString();
+    return outcome.ok() ? *outcome : FencedOutcome::kOk;
+  }
+  FencedOutcome Release(const std::string& key, int64_t token, const std::string& error) {
+    Result<FencedOutcome> outcome = store().Release(kGroup, key, token, error);
+    EXPECT_TRUE(outcome.ok()) << outcome.status().ToString();
+    return outcome.ok() ? *outcome : FencedOutcome::kOk;
+  }
+  size_t Sweep(size_t limit) {
+    Result<size_t> swept = store().Sweep(limit);
+    EXPECT_TRUE(swept.ok()) << swept.status().ToString();
+    return swept.ok() ? *swept : 0;
+  }
+
+  std::unique_ptr<StoreHarness> harness_;
+};
+
+TEST_P(DedupStoreConformance, ClaimOfNewKeyIsClaimedWithTokenAndStoreClockLease) {
+  const int64_t before = Now();
+  ClaimResult r = ClaimOne(Req("order-1", "consumer-a", seconds(10)));
+  const int64_t after = Now();
+  EXPECT_EQ(r.outcome, ClaimOutcome::kClaimed);
+  EXPECT_GT(r.record.fencing_token, 0);
+  EXPECT_EQ(r.record.state, DedupState::kConsuming);
+  EXPECT_EQ(r.record.owner, "consumer-a");
+  EXPECT_GE(r.record.lease_until_ms, before + 10'000);
+  EXPECT_LE(r.record.lease_until_ms, after + 10'000);
+
+  DedupRecord stored = MustGet("order-1");
+  EXPECT_EQ(stored.group, kGroup);
+  EXPECT_EQ(stored.key, "order-1");
+  EXPECT_EQ(stored.state, DedupState::kConsuming);
+  EXPECT_EQ(stored.owner, "consumer-a");
+  EXPECT_EQ(stored.fencing_token, r.record.fencing_token);
+  EXPECT_EQ(stored.lease_until_ms, r.record.lease_until_ms);
+  EXPECT_EQ(stored.attempts, 0);
+}
+
+TEST_P(DedupStoreConformance, GetOfUnknownKeyIsEmpty) {
+  Result<std::optional<DedupRecord>> record = store().Get(kGroup, "never-seen");
+  ASSERT_TRUE(record.ok());
+  EXPECT_FALSE(record->has_value());
+}
+
+TEST_P(DedupStoreConformance, GroupsAreSeparate) {
+  ClaimResult a = ClaimOne(Req("order-1"));
+  ClaimRequest other = Req("order-1", "consumer-b");
+  other.group = "shipping";
+  EXPECT_EQ(a.outcome, ClaimOutcome::kClaimed);
+  EXPECT_EQ(ClaimOne(other).outcome, ClaimOutcome::kClaimed);
+}
+
+TEST_P(DedupStoreConformance, ClaimOfConsumedKeyIsDuplicateWithResult) {
+  ClaimResult claim = ClaimOne(Req("order-1"));
+  const int64_t before = Now();
+  ASSERT_EQ(Complete("order-1", claim.record.fencing_token, seconds(3600), "receipt-7"), FencedOutcome::kOk);
+
+  ClaimResult dup = ClaimOne(Req("order-1", "consumer-b"));
+  EXPECT_EQ(dup.outcome, ClaimOutcome::kDuplicate);
+  EXPECT_EQ(dup.record.state, DedupState::kConsumed);
+  EXPECT_EQ(dup.record.result, std::optional<std::string>("receipt-7"));
+  EXPECT_EQ(dup.record.fencing_token, claim.record.fencing_token);
+  EXPECT_GE(dup.record.retain_until_ms, before + 3'600'000);
+
+  DedupRecord stored = MustGet("order-1");
+  EXPECT_EQ(stored.state, DedupState::kConsumed);
+  EXPECT_EQ(stored.result, std::optional<std::string>("receipt-7"));
+}
+
+TEST_P(DedupStoreConformance, ClaimOfLiveClaimByAnotherOwnerIsInProgress) {
+  ClaimResult first = ClaimOne(Req("order-1", "consumer-a"));
+  ClaimResult second = ClaimOne(Req("order-1", "consumer-b"));
+  EXPECT_EQ(second.outcome, ClaimOutcome::kInProgress);
+  EXPECT_EQ(second.record.owner, "consumer-a");
+  EXPECT_EQ(second.record.fencing_token, first.record.fencing_token);
+  EXPECT_EQ(MustGet("order-1").owner, "consumer-a");
+}
+
+TEST_P(DedupStoreConformance, ClaimOfLiveClaimBySameOwnerIsInProgress) {
+  ClaimResult first = ClaimOne(Req("order-1", "consumer-a"));
+  ClaimResult second = ClaimOne(Req("order-1", "consumer-a"));
+  EXPECT_EQ(second.outcome, ClaimOutcome::kInProgress);
+  EXPECT_EQ(second.record.fencing_token, first.record.fencing_token);
+  EXPECT_EQ(MustGet("order-1").fencing_token, first.record.fencing_token);
+}
+
+TEST_P(DedupStoreConformance, ClaimOfExpiredLeaseIsTakenOverWithLargerToken) {
+  ClaimResult first = ClaimOne(Req("order-1", "consumer-a", seconds(10)));
+  harness_->Advance(milliseconds(10'001));
+  ClaimResult second = ClaimOne(Req("order-1", "consumer-b"));
+  EXPECT_EQ(second.outcome, ClaimOutcome::kTakenOver);
+  EXPECT_GT(second.record.fencing_token, first.record.fencing_token);
+  EXPECT_EQ(second.record.owner, "consumer-b");
+  EXPECT_EQ(MustGet("order-1").fencing_token, second.record.fencing_token);
+}
+
+TEST_P(DedupStoreConformance, FencedOwnerCannotCompleteRenewOrRelease) {
+  ClaimResult old_claim = ClaimOne(Req("order-1", "consumer-a", seconds(10)));
+  harness_->Advance(milliseconds(10'001));
+  ClaimResult new_claim = ClaimOne(Req("order-1", "consumer-b", seconds(10)));
+  ASSERT_EQ(new_claim.outcome, ClaimOutcome::kTakenOver);
+  const DedupRecord before = MustGet("order-1");
+  const int64_t stale = old_claim.record.fencing_token;
+
+  EXPECT_EQ(Complete("order-1", stale, seconds(3600), "stale"), FencedOutcome::kFenced);
+  EXPECT_EQ(Renew("order-1", stale, seconds(600)), FencedOutcome::kFenced);
+  EXPECT_EQ(Release("order-1", stale, "stale failure"), FencedOutcome::kFenced);
+
+  const DedupRecord after = MustGet("order-1");
+  EXPECT_EQ(after.state, DedupState::kConsuming);
+  EXPECT_EQ(after.owner, "consumer-b");
+  EXPECT_EQ(after.fencing_token, before.fencing_token);
+  EXPECT_EQ(after.lease_until_ms, before.lease_until_ms);
+  EXPECT_EQ(after.attempts, before.attempts);
+  EXPECT_EQ(after.last_error, before.last_error);
+  EXPECT_EQ(after.result, std::nullopt);
+  EXPECT_EQ(after.updated_ms, before.updated_ms);
+
+  EXPECT_EQ(Complete("order-1", new_claim.record.fencing_token), FencedOutcome::kOk);
+}
+
+TEST_P(DedupStoreConformance, TokenOfUnknownKeyIsFenced) {
+  EXPECT_EQ(Complete("ghost", 1), FencedOutcome::kFenced);
+  EXPECT_EQ(Renew("ghost", 1, seconds(10)), FencedOutcome::kFenced);
+  EXPECT_EQ(Release("ghost", 1, "x"), FencedOutcome::kFenced);
+  EXPECT_FALSE(Exists("ghost"));
+}
+
+TEST_P(DedupStoreConformance, CompletedClaimCannotBeReleasedOrCompletedAgain) {
+  ClaimResult claim = ClaimOne(Req("order-1"));
+  ASSERT_EQ(Complete("order-1", claim.record.fencing_token, seconds(3600), "first"), FencedOutcome::kOk);
+  EXPECT_EQ(Release("order-1", claim.record.fencing_token, "late"), FencedOutcome::kFenced);
+  EXPECT_EQ(Complete("order-1", claim.record.fencing_token, seconds(3600), "second"), FencedOutcome::kFenced);
+  DedupRecord stored = MustGet("order-1");
+  EXPECT_EQ(stored.state, DedupState::kConsumed);
+  EXPECT_EQ(stored.result, std::optional<std::string>("first"));
+  EXPECT_EQ(stored.attempts, 0);
+}
+
+TEST_P(DedupStoreConformance, ReleaseKeepsAttemptsAndLastErrorForTheNextClaim) {
+  ClaimResult first = ClaimOne(Req("order-1", "consumer-a"));
+  ASSERT_EQ(Release("order-1", first.record.fencing_token, "timeout calling bank"), FencedOutcome::kOk);
+  DedupRecord released = MustGet("order-1");
+  EXPECT_EQ(released.state, DedupState::kReleased);
+  EXPECT_EQ(released.attempts, 1);
+  EXPECT_EQ(released.last_error, "timeout calling bank");
+
+  ClaimResult second = ClaimOne(Req("order-1", "consumer-b"));
+  EXPECT_EQ(second.outcome, ClaimOutcome::kClaimed);
+  EXPECT_GT(second.record.fencing_token, first.record.fencing_token);
+  EXPECT_EQ(second.record.attempts, 1);
+  EXPECT_EQ(second.record.last_error, "timeout calling bank");
+  EXPECT_EQ(second.record.owner, "consumer-b");
+
+  ASSERT_EQ(Release("order-1", second.record.fencing_token, "bank said no"), FencedOutcome::kOk);
+  DedupRecord again = MustGet("order-1");
+  EXPECT_EQ(again.attempts, 2);
+  EXPECT_EQ(again.last_error, "bank said no");
+}
+
+TEST_P(DedupStoreConformance, RenewExtendsTheLease) {
+  ClaimResult claim = ClaimOne(Req("order-1", "consumer-a", seconds(10)));
+  harness_->Advance(seconds(5));
+  ASSERT_EQ(Renew("order-1", claim.record.fencing_token, seconds(10)), FencedOutcome::kOk);
+  harness_->Advance(seconds(7));  // past the first lease's end, before the renewed one's
+  EXPECT_EQ(ClaimOne(Req("order-1", "consumer-b")).outcome, ClaimOutcome::kInProgress);
+  harness_->Advance(seconds(4));  // past the renewed end
+  EXPECT_EQ(ClaimOne(Req("order-1", "consumer-b")).outcome, ClaimOutcome::kTakenOver);
+}
+
+TEST_P(DedupStoreConformance, PayloadHashMismatchIsAnErrorNotADuplicate) {
+  ClaimResult claim = ClaimOne(Req("order-1", "consumer-a", seconds(10), "hash-1"));
+  ASSERT_EQ(claim.outcome, ClaimOutcome::kClaimed);
+  EXPECT_EQ(claim.record.payload_hash, std::optional<std::string>("hash-1"));
+  EXPECT_EQ(ClaimOne(Req("order-1", "consumer-b", seconds(10), "hash-2")).outcome,
+            ClaimOutcome::kPayloadMismatch);
+  EXPECT_EQ(ClaimOne(Req("order-1", "consumer-b", seconds(10), "hash-1")).outcome, ClaimOutcome::kInProgress);
+
+  ASSERT_EQ(Complete("order-1", claim.record.fencing_token), FencedOutcome::kOk);
+  EXPECT_EQ(ClaimOne(Req("order-1", "consumer-b", seconds(10), "hash-2")).outcome,
+            ClaimOutcome::kPayloadMismatch);
+  EXPECT_EQ(ClaimOne(Req("order-1", "consumer-b", seconds(10), "hash-1")).outcome, ClaimOutcome::kDuplicate);
+  EXPECT_EQ(ClaimOne(Req("order-1", "consumer-b")).outcome, ClaimOutcome::kDuplicate);
+  EXPECT_EQ(MustGet("order-1").payload_hash, std::optional<std::string>("hash-1"));
+}
+
+TEST_P(DedupStoreConformance, KeyRepeatedInOneBatchIsClaimedOnce) {
+  const std::vector<ClaimRequest> batch = {Req("order-1", "consumer-a"), Req("order-2", "consumer-a"),
+                                           Req("order-1", "consumer-a")};
+  Result<std::vector<ClaimResult>> results = store().Claim(batch);
+  ASSERT_TRUE(results.ok()) << results.status().ToString();
+  ASSERT_EQ(results->size(), 3u);
+  EXPECT_EQ((*results)[0].outcome, ClaimOutcome::kClaimed);
+  EXPECT_EQ((*results)[1].outcome, ClaimOutcome::kClaimed);
+  EXPECT_EQ((*results)[1].record.key, "order-2");
+  EXPECT_EQ((*results)[2].outcome, ClaimOutcome::kInProgress);
+  EXPECT_EQ((*results)[2].record.fencing_token, (*results)[0].record.fencing_token);
+  EXPECT_EQ(MustGet("order-1").fencing_token, (*results)[0].record.fencing_token);
+}
+
+TEST_P(DedupStoreConformance, BatchAnswersEachRowOfTheTableInOrder) {
+  ClaimResult done = ClaimOne(Req("done"));
+  ASSERT_EQ(Complete("done", done.record.fencing_token), FencedOutcome::kOk);
+  ClaimOne(Req("expiring", "consumer-a", seconds(1)));
+  harness_->Advance(seconds(2));
+  ClaimOne(Req("busy", "consumer-a", seconds(60)));
+  const std::vector<ClaimRequest> batch = {Req("done", "consumer-b"), Req("busy", "consumer-b"),
+                                           Req("expiring", "consumer-b"), Req("fresh", "consumer-b")};
+  Result<std::vector<ClaimResult>> results = store().Claim(batch);
+  ASSERT_TRUE(results.ok());
+  ASSERT_EQ(results->size(), 4u);
+  EXPECT_EQ((*results)[0].outcome, ClaimOutcome::kDuplicate);
+  EXPECT_EQ((*results)[1].outcome, ClaimOutcome::kInProgress);
+  EXPECT_EQ((*results)[2].outcome, ClaimOutcome::kTakenOver);
+  EXPECT_EQ((*results)[3].outcome, ClaimOutcome::kClaimed);
+}
+
+TEST_P(DedupStoreConformance, InvalidClaimIsRejectedAndChangesNothing) {
+  const std::vector<ClaimRequest> batch = {Req("order-1"), Req("")};
+  Result<std::vector<ClaimResult>> results = store().Claim(batch);
+  ASSERT_FALSE(results.ok());
+  EXPECT_EQ(results.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_FALSE(Exists("order-1"));
+}
+
+TEST_P(DedupStoreConformance, SweepDeletesOnlyConsumedRecordsPastRetention) {
+  ClaimResult old_done = ClaimOne(Req("old-done"));
+  ASSERT_EQ(Complete("old-done", old_done.record.fencing_token, seconds(1)), FencedOutcome::kOk);
+  ClaimResult kept_done = ClaimOne(Req("kept-done"));
+  ASSERT_EQ(Complete("kept-done", kept_done.record.fencing_token, seconds(3600)), FencedOutcome::kOk);
+  ClaimOne(Req("expired-claim", "consumer-a", seconds(1)));
+  ClaimResult failed = ClaimOne(Req("released"));
+  ASSERT_EQ(Release("released", failed.record.fencing_token, "x"), FencedOutcome::kOk);
+  harness_->Advance(seconds(2));
+
+  EXPECT_EQ(Sweep(100), 1u);
+  EXPECT_FALSE(Exists("old-done"));
+  EXPECT_TRUE(Exists("kept-done"));
+  EXPECT_TRUE(Exists("expired-claim"));
+  EXPECT_TRUE(Exists("released"));
+  EXPECT_EQ(Sweep(100), 0u);
+}
+
+TEST_P(DedupStoreConformance, SweepRespectsTheLimit) {
+  for (int i = 0; i < 5; ++i) {
+    const std::string key = "order-" + std::to_string(i);
+    ClaimResult claim = ClaimOne(Req(key));
+    ASSERT_EQ(Complete(key, claim.record.fencing_token, seconds(1)), FencedOutcome::kOk);
+  }
+  harness_->Advance(seconds(2));
+  EXPECT_EQ(Sweep(2), 2u);
+  EXPECT_EQ(Sweep(0), 0u);
+  EXPECT_EQ(Sweep(10), 3u);
+  for (int i = 0; i < 5; ++i) EXPECT_FALSE(Exists("order-" + std::to_string(i)));
+}
+
+TEST_P(DedupStoreConformance, ConsumedRecordPastRetentionIsClaimedAfresh) {
+  ClaimResult first = ClaimOne(Req("order-1"));
+  ASSERT_EQ(Release("order-1", first.record.fencing_token, "x"), FencedOutcome::kOk);
+  ClaimResult second = ClaimOne(Req("order-1"));
+  ASSERT_EQ(Complete("order-1", second.record.fencing_token, seconds(1)), FencedOutcome::kOk);
+  harness_->Advance(seconds(2));
+  ClaimResult third = ClaimOne(Req("order-1", "consumer-b"));
+  EXPECT_EQ(third.outcome, ClaimOutcome::kClaimed);
+  EXPECT_GT(third.record.fencing_token, second.record.fencing_token);
+  EXPECT_EQ(third.record.attempts, 0);
+  EXPECT_EQ(third.record.result, std::nullopt);
+}
+
+TEST_P(DedupStoreConformance, TokensOfAKeyKeepGrowingAfterSweep) {
+  ClaimResult first = ClaimOne(Req("order-1", "consumer-a", seconds(1)));
+  harness_->Advance(seconds(2));
+  ClaimResult second = ClaimOne(Req("order-1", "consumer-a", seconds(1)));
+  ASSERT_EQ(second.outcome, ClaimOutcome::kTakenOver);
+  ASSERT_EQ(Complete("order-1", second.record.fencing_token, seconds(1)), FencedOutcome::kOk);
+  harness_->Advance(seconds(2));
+  ASSERT_EQ(Sweep(10), 1u);
+  ClaimResult third = ClaimOne(Req("order-1"));
+  EXPECT_EQ(third.outcome, ClaimOutcome::kClaimed);
+  EXPECT_GT(third.record.fencing_token, second.record.fencing_token);
+  // The first owner, fenced long ago, still cannot touch the new claim.
+  EXPECT_EQ(Complete("order-1", first.record.fencing_token), FencedOutcome::kFenced);
+  EXPECT_EQ(Complete("order-1", second.record.fencing_token), FencedOutcome::kFenced);
+}
+
+TEST_P(DedupStoreConformance, ConcurrentClaimsOfAFreshKeyGiveExactlyOneClaim) {
+  constexpr int kThreads = 8;
+  constexpr int kKeys = 40;
+  std::unique_ptr<DedupStore> another = harness_->OpenAnother();
+  std::vector<std::vector<ClaimOutcome>> outcomes(kThreads, std::vector<ClaimOutcome>(kKeys));
+  std::atomic<int> ready{0};
+  std::atomic<int> errors{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    DedupStore& s = (another != nullptr && t % 2 == 1) ? *another : store();
+    threads.emplace_back([&, t] {
+      ready++;
+      while (ready.load() < kThreads) std::this_thread::yield();
+      for (int k = 0; k < kKeys; ++k) {
+        const ClaimRequest request = Req("order-" + std::to_string(k), "consumer-" + std::to_string(t));
+        Result<std::vector<ClaimResult>> r = s.Claim(std::span(&request, 1));
+        if (!r.ok() || r->size() != 1) {
+          errors++;
+          continue;
+        }
+        outcomes[t][k] = (*r)[0].outcome;
+      }
+    });
+  }
+  for (std::thread& th : threads) th.join();
+  ASSERT_EQ(errors.load(), 0);
+  for (int k = 0; k < kKeys; ++k) {
+    int claimed = 0;
+    int in_progress = 0;
+    for (int t = 0; t < kThreads; ++t) {
+      claimed += outcomes[t][k] == ClaimOutcome::kClaimed;
+      in_progress += outcomes[t][k] == ClaimOutcome::kInProgress;
+    }
+    EXPECT_EQ(claimed, 1) << "key " << k;
+    EXPECT_EQ(in_progress, kThreads - 1) << "key " << k;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Stores, DedupStoreConformance,
+    ::testing::Values(StoreKind{"Memory", [] { return std::unique_ptr<StoreHarness>(new MemoryHarness); }},
+                      StoreKind{"Sqlite", [] { return std::unique_ptr<StoreHarness>(new SqliteHarness); }}),
+    [](const ::testing::TestParamInfo<StoreKind>& info) { return std::string(info.param.name); });
+
+}  // namespace
+}  // namespace oncemq::client
