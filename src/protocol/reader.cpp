@@ -130,6 +130,13 @@ int32_t Reader::ArrayCount(size_t min_element_size) {
   return n;
 }
 
+int32_t Reader::NonNullArrayCount(size_t min_element_size) {
+  int32_t n = ArrayCount(min_element_size);
+  if (n >= 0) return n;
+  ok_ = false;
+  return 0;
+}
+
 int32_t Reader::CompactArrayCount(size_t min_element_size) {
   uint32_t n = UnsignedVarint();
   if (!ok_) return 0;

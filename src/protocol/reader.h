@@ -40,6 +40,8 @@ class Reader {
   std::optional<ByteView> CompactBytes();
   // Classic array count: INT32, -1 = null (returned as -1). Fails on a count that could not fit.
   int32_t ArrayCount(size_t min_element_size = 1);
+  // An array the schema does not allow to be null: -1 fails the read (and returns 0).
+  int32_t NonNullArrayCount(size_t min_element_size = 1);
   int32_t CompactArrayCount(size_t min_element_size = 1);  // -1 = null
   void SkipTaggedFields();
   ByteView Raw(size_t n);

@@ -4,13 +4,6 @@ namespace oncemq::protocol {
 
 namespace {
 
-// A non-nullable ARRAY count: null (-1) is as malformed as a truncated count.
-int32_t Count(Reader& r, size_t min_element_size) {
-  int32_t n = r.ArrayCount(min_element_size);
-  if (n < 0) r.Fail();
-  return n;
-}
-
 // Non-nullable BYTES: a null length fails the decode, as it does for a STRING.
 ByteView NonNullBytes(Reader& r) {
   std::optional<ByteView> b = r.NullableBytes();
@@ -48,7 +41,7 @@ JoinGroupRequest DecodeJoinGroupRequest(Reader& r, int16_t version) {
   req.member_id = r.String();
   if (version >= 5) req.group_instance_id = r.NullableString();
   req.protocol_type = r.String();
-  int32_t protocols = Count(r, 6);  // name STRING + metadata BYTES
+  int32_t protocols = r.NonNullArrayCount(6);  // name STRING + metadata BYTES
   for (int32_t i = 0; i < protocols && r.ok(); ++i) {
     JoinGroupProtocol& p = req.protocols.emplace_back();
     p.name = r.String();
@@ -80,7 +73,7 @@ SyncGroupRequest DecodeSyncGroupRequest(Reader& r, int16_t version) {
   req.generation_id = r.Int32();
   req.member_id = r.String();
   if (version >= 3) req.group_instance_id = r.NullableString();
-  int32_t assignments = Count(r, 6);  // member_id STRING + assignment BYTES
+  int32_t assignments = r.NonNullArrayCount(6);  // member_id STRING + assignment BYTES
   for (int32_t i = 0; i < assignments && r.ok(); ++i) {
     SyncGroupAssignment& a = req.assignments.emplace_back();
     a.member_id = r.String();
@@ -129,7 +122,7 @@ void EncodeLeaveGroupResponse(Writer& w, const ErrorOnlyResponse& resp, int16_t 
 
 DescribeGroupsRequest DecodeDescribeGroupsRequest(Reader& r, int16_t version) {
   DescribeGroupsRequest req;
-  int32_t groups = Count(r, 2);
+  int32_t groups = r.NonNullArrayCount(2);
   for (int32_t i = 0; i < groups && r.ok(); ++i) req.groups.push_back(r.String());
   if (version >= 3) req.include_authorized_operations = r.Bool();
   return req;
@@ -173,7 +166,7 @@ void EncodeListGroupsResponse(Writer& w, const ListGroupsResponse& resp, int16_t
 
 DeleteGroupsRequest DecodeDeleteGroupsRequest(Reader& r, int16_t /*version*/) {
   DeleteGroupsRequest req;
-  int32_t groups = Count(r, 2);
+  int32_t groups = r.NonNullArrayCount(2);
   for (int32_t i = 0; i < groups && r.ok(); ++i) req.groups.push_back(r.String());
   return req;
 }

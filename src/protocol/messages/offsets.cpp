@@ -4,20 +4,13 @@ namespace oncemq::protocol {
 
 namespace {
 
-// A non-nullable ARRAY count: null (-1) is as malformed as a truncated count.
-int32_t Count(Reader& r, size_t min_element_size) {
-  int32_t n = r.ArrayCount(min_element_size);
-  if (n < 0) r.Fail();
-  return n;
-}
-
 // Bytes of one OffsetCommit partition: index, offset, [v6+ leader epoch], [v1 timestamp], metadata.
 size_t CommitPartitionSize(int16_t version) {
   return 4 + 8 + (version >= 6 ? 4 : 0) + (version == 1 ? 8 : 0) + 2;
 }
 
 void DecodeCommitPartitions(Reader& r, int16_t version, OffsetCommitTopic& topic) {
-  int32_t partitions = Count(r, CommitPartitionSize(version));
+  int32_t partitions = r.NonNullArrayCount(CommitPartitionSize(version));
   for (int32_t i = 0; i < partitions && r.ok(); ++i) {
     OffsetCommitPartition& p = topic.partitions.emplace_back();
     p.partition = r.Int32();
@@ -52,7 +45,7 @@ OffsetCommitRequest DecodeOffsetCommitRequest(Reader& r, int16_t version) {
   }
   if (version >= 7) req.group_instance_id = r.NullableString();
   if (version >= 2 && version <= 4) req.retention_time_ms = r.Int64();
-  int32_t topics = Count(r, 6);  // name STRING + partitions ARRAY
+  int32_t topics = r.NonNullArrayCount(6);  // name STRING + partitions ARRAY
   for (int32_t t = 0; t < topics && r.ok(); ++t) {
     OffsetCommitTopic& topic = req.topics.emplace_back();
     topic.name = r.String();
@@ -83,7 +76,7 @@ OffsetFetchRequest DecodeOffsetFetchRequest(Reader& r, int16_t version) {
   for (int32_t t = 0; t < topics && r.ok(); ++t) {
     OffsetFetchTopic& topic = req.topics->emplace_back();
     topic.name = r.String();
-    int32_t partitions = Count(r, 4);
+    int32_t partitions = r.NonNullArrayCount(4);
     for (int32_t p = 0; p < partitions && r.ok(); ++p) topic.partitions.push_back(r.Int32());
   }
   return req;
