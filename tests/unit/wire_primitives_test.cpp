@@ -378,6 +378,17 @@ TEST(WirePrimitives, ArrayCountsReadBack) {
   EXPECT_EQ(r.remaining(), 2u);
 }
 
+TEST(WirePrimitives, NonNullArrayCountRefusesOnlyNull) {
+  Bytes in = Hex("00 00 00 02 | 00 00 | 00 00 00 00");
+  Reader r(in);
+  EXPECT_EQ(r.NonNullArrayCount(1), 2);
+  EXPECT_TRUE(r.ok());
+  Bytes null_count = Hex("ff ff ff ff 00 00");
+  Reader n(null_count);
+  EXPECT_EQ(n.NonNullArrayCount(1), 0);
+  EXPECT_FALSE(n.ok());
+}
+
 TEST(WirePrimitives, ArrayCountBelowMinusOneFails) {
   Bytes in = Hex("ff ff ff fe 00 00");
   Reader r(in);
