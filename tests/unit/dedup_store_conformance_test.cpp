@@ -1,6 +1,7 @@
 // One conformance suite for every DedupStore: each row of DESIGN.md §3's decision table and each guarantee
-// of include/oncemq/dedup_store.h, run against the memory store and the SQLite store. Time is stepped
-// through each store's test clock, never slept.
+// of include/oncemq/dedup_store.h, run against the memory store, the SQLite store and the Redis store (on a
+// real redis-server the suite starts itself; without redis-server installed those cases fail, not skip).
+// Time is stepped through each store's test clock, never slept.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -15,8 +16,10 @@
 #include <vector>
 
 #include "client/stores/memory_dedup_store.h"
+#include "client/stores/redis_dedup_store.h"
 #include "client/stores/sqlite_dedup_store.h"
 #include "oncemq/dedup_store.h"
+#include "redis_server_process.h"
 
 namespace oncemq::client {
 namespace {
@@ -31,6 +34,8 @@ constexpr const char* kGroup = "billing";
 class StoreHarness {
  public:
   virtual ~StoreHarness() = default;
+  // Why the store could not be set up; empty when it is ready.
+  virtual std::string SetupError() const { return ""; }
   virtual DedupStore& store() = 0;
   // Moves the store's clock forward.
   virtual void Advance(milliseconds by) = 0;
@@ -86,6 +91,61 @@ class SqliteHarness : public StoreHarness {
   std::unique_ptr<SqliteDedupStore> store_;
 };
 
+// One redis-server for the whole suite, started by the first Redis case and stopped in TearDownTestSuite;
+// each case starts from FLUSHALL.
+class SharedRedis {
+ public:
+  static oncemq::testing::RedisServer* Get(std::string* error) {
+    if (server_ == nullptr && start_error_.empty()) {
+      auto server = std::make_unique<oncemq::testing::RedisServer>();
+      if (server->Start(&start_error_)) server_ = std::move(server);
+    }
+    *error = start_error_;
+    return server_.get();
+  }
+  static void Stop() { server_.reset(); }
+
+ private:
+  static inline std::unique_ptr<oncemq::testing::RedisServer> server_;
+  static inline std::string start_error_;
+};
+
+class RedisHarness : public StoreHarness {
+ public:
+  RedisHarness() {
+    server_ = SharedRedis::Get(&error_);
+    if (server_ == nullptr) return;
+    if (!server_->FlushAll(&error_)) return;
+    store_ = Open();
+  }
+  std::string SetupError() const override {
+    if (!error_.empty()) return "redis: " + error_;
+    return store_ == nullptr ? "redis: the store did not open" : "";
+  }
+  DedupStore& store() override { return *store_; }
+  void Advance(milliseconds by) override {
+    skew_ms_ += by.count();
+    store_->SetClockSkewForTesting(skew_ms_);
+  }
+  std::unique_ptr<DedupStore> OpenAnother() override { return Open(); }
+
+ private:
+  std::unique_ptr<RedisDedupStore> Open() {
+    Result<std::unique_ptr<RedisDedupStore>> store =
+        RedisDedupStore::Open({.uri = server_->uri(), .clock_skew_ms = skew_ms_});
+    if (!store.ok()) {
+      error_ = store.status().ToString();
+      return nullptr;
+    }
+    return std::move(store).value();
+  }
+
+  oncemq::testing::RedisServer* server_ = nullptr;
+  std::string error_;
+  int64_t skew_ms_ = 0;
+  std::unique_ptr<RedisDedupStore> store_;
+};
+
 struct StoreKind {
   const char* name;
   std::function<std::unique_ptr<StoreHarness>()> make;
@@ -104,8 +164,9 @@ class DedupStoreConformance : public ::testing::TestWithParam<StoreKind> {
  protected:
   void SetUp() override {
     harness_ = GetParam().make();
-    ASSERT_NE(&harness_->store(), nullptr);
+    ASSERT_EQ(harness_->SetupError(), "");
   }
+  static void TearDownTestSuite() { SharedRedis::Stop(); }
 
   DedupStore& store() { return harness_->store(); }
 
@@ -475,7 +536,8 @@ TEST_P(DedupStoreConformance, ConcurrentClaimsOfAFreshKeyGiveExactlyOneClaim) {
 INSTANTIATE_TEST_SUITE_P(
     Stores, DedupStoreConformance,
     ::testing::Values(StoreKind{"Memory", [] { return std::unique_ptr<StoreHarness>(new MemoryHarness); }},
-                      StoreKind{"Sqlite", [] { return std::unique_ptr<StoreHarness>(new SqliteHarness); }}),
+                      StoreKind{"Sqlite", [] { return std::unique_ptr<StoreHarness>(new SqliteHarness); }},
+                      StoreKind{"Redis", [] { return std::unique_ptr<StoreHarness>(new RedisHarness); }}),
     [](const ::testing::TestParamInfo<StoreKind>& info) { return std::string(info.param.name); });
 
 }  // namespace

@@ -1,0 +1,486 @@
+#include "client/stores/redis_dedup_store.h"
+
+#include <hiredis/hiredis.h>
+
+#include <algorithm>
+#include <charconv>
+#include <string_view>
+
+#include "client/stores/dedup_rules.h"
+
+namespace oncemq::client {
+
+namespace {
+
+constexpr const char* kHighWaterKey = "oncemq:dedup:token_high_water";
+constexpr const char* kRecordPrefix = "oncemq:dedup:r:";
+
+// Shared by every script. now_ms: the server's clock plus the test skew (ARGV[1] of every script).
+// int: numbers are written as decimal integers, never in Lua's %.14g.
+constexpr std::string_view kPrelude = R"lua(
+local function now_ms(skew)
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(skew)
+end
+local function int(n) return string.format('%d', n) end
+-- True if KEYS[i] is CONSUMING with exactly this token (the fencing check of Renew/Complete/Release).
+local function owned(key, token)
+  local f = redis.call('HMGET', key, 'state', 'token')
+  return f[1] == 'CONSUMING' and f[2] == token
+end
+)lua";
+
+// Claim. KEYS[1] = the token high-water key, KEYS[1 + i] = request i's record key.
+// ARGV[1] = skew, then per request four: owner, lease ms, has hash ('1'/'0'), hash.
+// Returns per request {outcome, state, owner, token, lease, retain, attempts, error, hash|nil, result|nil,
+// updated}. A port of dedup_rules.cpp: keep the two in step.
+constexpr std::string_view kClaimScript = R"lua(
+local now = now_ms(ARGV[1])
+local states = {CONSUMING = true, CONSUMED = true, RELEASED = true}
+-- Check every record before writing anything: a script's error does not undo its writes.
+for i = 2, #KEYS do
+  local s = redis.call('HGET', KEYS[i], 'state')
+  if s and not states[s] then return redis.error_reply('ONCEMQ_CORRUPT unknown state in ' .. KEYS[i]) end
+end
+
+local function load(key)
+  local f = redis.call('HGETALL', key)
+  if #f == 0 then return nil end
+  local r = {}
+  for i = 1, #f, 2 do r[f[i]] = f[i + 1] end
+  r.token = tonumber(r.token)
+  r.lease = tonumber(r.lease)
+  r.retain = tonumber(r.retain)
+  r.attempts = tonumber(r.attempts)
+  return r
+end
+
+-- HashDiffers
+local function hash_differs(f, q)
+  return q.hash ~= nil and f.hash ~= nil and q.hash ~= f.hash
+end
+
+-- NewClaim: carried is a RELEASED or expired CONSUMING record whose attempts and error carry on.
+local function new_claim(carried, found, q, new_key_token)
+  local r = {state = 'CONSUMING', owner = q.owner, lease = now + q.lease, retain = 0, attempts = 0,
+             error = '', hash = q.hash, updated = now}
+  if found then r.token = found.token + 1 else r.token = new_key_token end
+  if carried then
+    r.attempts = carried.attempts
+    r.error = carried.error
+    if r.hash == nil then r.hash = carried.hash end
+  end
+  return r
+end
+
+-- DecideClaim
+local function decide(f, q, new_key_token)
+  if not f then return 'CLAIMED', new_claim(nil, nil, q, new_key_token) end
+  local consumed_live = f.state == 'CONSUMED' and now < f.retain
+  local consuming = f.state == 'CONSUMING'
+  if (consumed_live or consuming) and hash_differs(f, q) then return 'PAYLOAD_MISMATCH', f end
+  if consumed_live then return 'DUPLICATE', f end
+  if consuming and now < f.lease then return 'IN_PROGRESS', f end
+  local carried = f
+  if f.state == 'CONSUMED' then carried = nil end
+  local outcome = 'CLAIMED'
+  if consuming then outcome = 'TAKEN_OVER' end
+  return outcome, new_claim(carried, f, q, new_key_token)
+end
+
+local function store(key, r)
+  redis.call('DEL', key)  -- also drops a swept-late record's expiry and result
+  redis.call('HSET', key, 'state', r.state, 'owner', r.owner, 'token', int(r.token), 'lease', int(r.lease),
+             'retain', int(r.retain), 'attempts', int(r.attempts), 'error', r.error, 'updated', int(r.updated))
+  if r.hash ~= nil then redis.call('HSET', key, 'hash', r.hash) end
+end
+
+local high_water = tonumber(redis.call('GET', KEYS[1]) or '0')
+local issued = high_water
+local out = {}
+for i = 2, #KEYS do
+  local a = 2 + (i - 2) * 4
+  local q = {owner = ARGV[a], lease = tonumber(ARGV[a + 1])}
+  if ARGV[a + 2] == '1' then q.hash = ARGV[a + 3] end
+  local outcome, r = decide(load(KEYS[i]), q, high_water + 1)
+  if outcome == 'CLAIMED' or outcome == 'TAKEN_OVER' then
+    store(KEYS[i], r)
+    if r.token > high_water then high_water = r.token end
+  end
+  out[#out + 1] = {outcome, r.state, r.owner, int(r.token), int(r.lease), int(r.retain), int(r.attempts),
+                   r.error, r.hash or false, r.result or false, int(r.updated)}
+end
+if high_water > issued then redis.call('SET', KEYS[1], int(high_water)) end
+return out
+)lua";
+
+// Renew. KEYS[1] = record; ARGV = skew, token, lease ms. Returns 1 (done) or 0 (fenced).
+constexpr std::string_view kRenewScript = R"lua(
+local now = now_ms(ARGV[1])
+if not owned(KEYS[1], ARGV[2]) then return 0 end
+redis.call('HSET', KEYS[1], 'lease', int(now + tonumber(ARGV[3])), 'updated', int(now))
+return 1
+)lua";
+
+// Complete. KEYS[1] = record; ARGV = skew, token, retention ms, expiry grace ms, has result, result.
+// Redis deletes the record itself `grace` after the retention ends, in its own (unskewed) time.
+constexpr std::string_view kCompleteScript = R"lua(
+local now = now_ms(ARGV[1])
+if not owned(KEYS[1], ARGV[2]) then return 0 end
+local retain = now + tonumber(ARGV[3])
+redis.call('HSET', KEYS[1], 'state', 'CONSUMED', 'retain', int(retain), 'updated', int(now))
+if ARGV[5] == '1' then
+  redis.call('HSET', KEYS[1], 'result', ARGV[6])
+else
+  redis.call('HDEL', KEYS[1], 'result')
+end
+redis.call('PEXPIREAT', KEYS[1], int(retain - tonumber(ARGV[1]) + tonumber(ARGV[4])))
+return 1
+)lua";
+
+// Release. KEYS[1] = record; ARGV = skew, token, error.
+constexpr std::string_view kReleaseScript = R"lua(
+local now = now_ms(ARGV[1])
+if not owned(KEYS[1], ARGV[2]) then return 0 end
+redis.call('HSET', KEYS[1], 'state', 'RELEASED', 'error', ARGV[3], 'updated', int(now))
+redis.call('HINCRBY', KEYS[1], 'attempts', 1)
+return 1
+)lua";
+
+// Sweep. KEYS = record keys from one SCAN page; ARGV = skew, limit. Deletes CONSUMED records whose
+// retention ended, at most `limit`; returns how many. The high-water key already covers their tokens.
+constexpr std::string_view kSweepScript = R"lua(
+local now = now_ms(ARGV[1])
+local limit = tonumber(ARGV[2])
+local n = 0
+for _, key in ipairs(KEYS) do
+  if n >= limit then break end
+  local f = redis.call('HMGET', key, 'state', 'retain')
+  if f[1] == 'CONSUMED' and tonumber(f[2]) <= now then
+    redis.call('DEL', key)
+    n = n + 1
+  end
+end
+return n
+)lua";
+
+enum Script { kClaim, kRenew, kComplete, kRelease, kSweep, kScriptCount };
+
+std::string ScriptText(int script) {
+  const std::string_view bodies[kScriptCount] = {kClaimScript, kRenewScript, kCompleteScript, kReleaseScript,
+                                                 kSweepScript};
+  return std::string(kPrelude) + std::string(bodies[script]);
+}
+
+std::string ReplyText(const redisReply* r) {
+  return r->str == nullptr ? std::string() : std::string(r->str, r->len);
+}
+
+bool ParseInt(std::string_view text, int64_t* out) {
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), *out);
+  return ec == std::errc() && end == text.data() + text.size();
+}
+
+Status Corrupt(const std::string& what) {
+  return Status::Corruption("redis dedup store: " + what);
+}
+
+std::optional<ClaimOutcome> ParseOutcome(std::string_view name) {
+  if (name == "CLAIMED") return ClaimOutcome::kClaimed;
+  if (name == "TAKEN_OVER") return ClaimOutcome::kTakenOver;
+  if (name == "DUPLICATE") return ClaimOutcome::kDuplicate;
+  if (name == "IN_PROGRESS") return ClaimOutcome::kInProgress;
+  if (name == "PAYLOAD_MISMATCH") return ClaimOutcome::kPayloadMismatch;
+  return std::nullopt;
+}
+
+// A record from field → value pairs (a hash, or the claim script's answer).
+struct Fields {
+  std::optional<std::string> state, owner, token, lease, retain, attempts, error, hash, result, updated;
+};
+
+Result<DedupRecord> ToRecord(const Fields& f, const std::string& group, const std::string& key) {
+  DedupRecord r;
+  r.group = group;
+  r.key = key;
+  const std::optional<DedupState> state = f.state ? ParseState(*f.state) : std::nullopt;
+  if (!state) return Corrupt("unknown state of key " + key);
+  r.state = *state;
+  r.owner = f.owner.value_or("");
+  r.last_error = f.error.value_or("");
+  r.payload_hash = f.hash;
+  r.result = f.result;
+  int64_t attempts = 0;
+  const std::pair<const std::optional<std::string>*, int64_t*> numbers[] = {{&f.token, &r.fencing_token},
+                                                                            {&f.lease, &r.lease_until_ms},
+                                                                            {&f.retain, &r.retain_until_ms},
+                                                                            {&f.attempts, &attempts},
+                                                                            {&f.updated, &r.updated_ms}};
+  for (const auto& [text, out] : numbers) {
+    if (!*text || !ParseInt(**text, out)) return Corrupt("bad number in record of key " + key);
+  }
+  r.attempts = static_cast<int32_t>(attempts);
+  return r;
+}
+
+std::optional<std::string> Element(const redisReply* r) {
+  if (r->type == REDIS_REPLY_NIL) return std::nullopt;
+  return ReplyText(r);
+}
+
+}  // namespace
+
+void RedisDedupStore::ReplyDeleter::operator()(redisReply* reply) const {
+  freeReplyObject(reply);
+}
+
+std::string RedisDedupStore::RecordKey(const std::string& group, const std::string& key) {
+  return kRecordPrefix + std::to_string(group.size()) + ":" + group + ":" + key;
+}
+
+RedisDedupStore::RedisDedupStore(Endpoint endpoint, const RedisDedupStoreOptions& options)
+    : endpoint_(std::move(endpoint)), options_(options), clock_skew_ms_(options.clock_skew_ms) {}
+
+RedisDedupStore::~RedisDedupStore() {
+  if (context_ != nullptr) redisFree(context_);
+}
+
+Result<std::unique_ptr<RedisDedupStore>> RedisDedupStore::Open(const RedisDedupStoreOptions& options) {
+  constexpr std::string_view kScheme = "redis://";
+  std::string_view rest(options.uri);
+  if (!rest.starts_with(kScheme)) return Status::InvalidArgument("redis dedup store: uri must be redis://");
+  rest.remove_prefix(kScheme.size());
+  Endpoint endpoint;
+  int64_t db = 0;
+  if (const size_t slash = rest.find('/'); slash != std::string_view::npos) {
+    if (slash + 1 < rest.size() && !ParseInt(rest.substr(slash + 1), &db)) {
+      return Status::InvalidArgument("redis dedup store: bad database in " + options.uri);
+    }
+    rest = rest.substr(0, slash);
+  }
+  const size_t colon = rest.rfind(':');
+  int64_t port = 6379;
+  if (colon != std::string_view::npos && !ParseInt(rest.substr(colon + 1), &port)) {
+    return Status::InvalidArgument("redis dedup store: bad port in " + options.uri);
+  }
+  endpoint.host = std::string(rest.substr(0, colon));
+  endpoint.port = static_cast<int>(port);
+  endpoint.db = static_cast<int>(db);
+  if (endpoint.host.empty()) return Status::InvalidArgument("redis dedup store: no host in " + options.uri);
+  std::unique_ptr<RedisDedupStore> store(new RedisDedupStore(std::move(endpoint), options));
+  std::lock_guard lock(store->mu_);
+  if (Status s = store->ConnectLocked(); !s.ok()) return s;
+  return store;
+}
+
+Status RedisDedupStore::ConnectLocked() {
+  if (context_ != nullptr) redisFree(context_);
+  shas_.clear();
+  const auto to_timeval = [](std::chrono::milliseconds ms) {
+    return timeval{.tv_sec = static_cast<time_t>(ms.count() / 1000),
+                   .tv_usec = static_cast<suseconds_t>(ms.count() % 1000 * 1000)};
+  };
+  context_ =
+      redisConnectWithTimeout(endpoint_.host.c_str(), endpoint_.port, to_timeval(options_.connect_timeout));
+  const std::string where = endpoint_.host + ":" + std::to_string(endpoint_.port);
+  if (context_ == nullptr || context_->err != 0) {
+    const std::string why = context_ == nullptr ? "out of memory" : context_->errstr;
+    if (context_ != nullptr) redisFree(context_);
+    context_ = nullptr;
+    return Status::Unavailable("redis dedup store: connect " + where + ": " + why);
+  }
+  redisSetTimeout(context_, to_timeval(options_.io_timeout));
+  std::vector<std::vector<std::string>> setup;
+  if (endpoint_.db != 0) setup.push_back({"SELECT", std::to_string(endpoint_.db)});
+  for (int i = 0; i < kScriptCount; ++i) setup.push_back({"SCRIPT", "LOAD", ScriptText(i)});
+  for (const std::vector<std::string>& argv : setup) {
+    Result<ReplyPtr> reply = CommandLocked(argv, Retry::kNever);
+    if (!reply.ok()) {
+      if (context_ != nullptr) redisFree(context_);  // half set up: start over on the next call
+      context_ = nullptr;
+      shas_.clear();
+      return reply.status();
+    }
+    if (argv[0] == "SCRIPT") shas_.push_back(ReplyText(reply->get()));
+  }
+  return Status::Ok();
+}
+
+Result<RedisDedupStore::ReplyPtr> RedisDedupStore::CommandLocked(const std::vector<std::string>& argv,
+                                                                 Retry retry) {
+  std::vector<const char*> args;
+  std::vector<size_t> lengths;
+  for (const std::string& a : argv) {
+    args.push_back(a.data());
+    lengths.push_back(a.size());
+  }
+  for (int attempt = 0;; ++attempt) {
+    if (context_ == nullptr || context_->err != 0) {
+      if (Status s = ConnectLocked(); !s.ok()) return s;
+    }
+    ReplyPtr reply(static_cast<redisReply*>(
+        redisCommandArgv(context_, static_cast<int>(args.size()), args.data(), lengths.data())));
+    if (reply == nullptr) {
+      const std::string why = context_->errstr;
+      redisFree(context_);  // reconnect on the next call
+      context_ = nullptr;
+      if (retry == Retry::kReadOnly && attempt == 0) continue;
+      return Status::Unavailable("redis dedup store: " + argv[0] + ": " + why +
+                                 (retry == Retry::kNever ? " (outcome unknown)" : ""));
+    }
+    if (reply->type == REDIS_REPLY_ERROR) {
+      const std::string message = ReplyText(reply.get());
+      if (message.starts_with("ONCEMQ_CORRUPT")) return Corrupt(message);
+      return Status::IoError("redis dedup store: " + argv[0] + ": " + message);
+    }
+    return reply;
+  }
+}
+
+Result<RedisDedupStore::ReplyPtr> RedisDedupStore::ScriptLocked(int script,
+                                                                const std::vector<std::string>& keys,
+                                                                const std::vector<std::string>& args,
+                                                                Retry retry) {
+  if (context_ == nullptr || context_->err != 0) {
+    if (Status s = ConnectLocked(); !s.ok()) return s;
+  }
+  std::vector<std::string> argv = {"EVALSHA", shas_[script], std::to_string(keys.size())};
+  argv.insert(argv.end(), keys.begin(), keys.end());
+  argv.insert(argv.end(), args.begin(), args.end());
+  Result<ReplyPtr> reply = CommandLocked(argv, retry);
+  if (reply.ok() || reply.status().message().find("NOSCRIPT") == std::string::npos) return reply;
+  // The server lost its script cache (restart, SCRIPT FLUSH): EVAL sends the text and caches it again.
+  argv[0] = "EVAL";
+  argv[1] = ScriptText(script);
+  return CommandLocked(argv, retry);
+}
+
+Result<int64_t> RedisDedupStore::NowMs() {
+  std::lock_guard lock(mu_);
+  Result<ReplyPtr> reply = CommandLocked({"TIME"}, Retry::kReadOnly);
+  if (!reply.ok()) return reply.status();
+  const redisReply* r = reply->get();
+  int64_t seconds = 0;
+  int64_t micros = 0;
+  if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 || !ParseInt(ReplyText(r->element[0]), &seconds) ||
+      !ParseInt(ReplyText(r->element[1]), &micros)) {
+    return Corrupt("unexpected TIME reply");
+  }
+  return seconds * 1000 + micros / 1000 + clock_skew_ms_.load();
+}
+
+Result<std::vector<ClaimResult>> RedisDedupStore::Claim(std::span<const ClaimRequest> requests) {
+  for (const ClaimRequest& r : requests) {
+    if (Status s = ValidateClaim(r); !s.ok()) return s;
+  }
+  if (requests.empty()) return std::vector<ClaimResult>();
+  std::vector<std::string> keys = {kHighWaterKey};
+  std::vector<std::string> args = {std::to_string(clock_skew_ms_.load())};
+  for (const ClaimRequest& r : requests) {
+    keys.push_back(RecordKey(r.group, r.key));
+    args.insert(args.end(), {r.owner, std::to_string(r.lease.count()), r.payload_hash ? "1" : "0",
+                             r.payload_hash.value_or("")});
+  }
+  std::lock_guard lock(mu_);
+  Result<ReplyPtr> reply = ScriptLocked(kClaim, keys, args, Retry::kNever);
+  if (!reply.ok()) return reply.status();
+  const redisReply* r = reply->get();
+  if (r->type != REDIS_REPLY_ARRAY || r->elements != requests.size())
+    return Corrupt("unexpected claim reply");
+  std::vector<ClaimResult> results;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    const redisReply* e = r->element[i];
+    if (e->type != REDIS_REPLY_ARRAY || e->elements != 11) return Corrupt("unexpected claim reply");
+    std::optional<std::string> v[11];
+    for (size_t j = 0; j < 11; ++j) v[j] = Element(e->element[j]);
+    const std::optional<ClaimOutcome> outcome = ParseOutcome(v[0].value_or(""));
+    if (!outcome) return Corrupt("unknown claim outcome");
+    const Fields fields{v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10]};
+    Result<DedupRecord> record = ToRecord(fields, requests[i].group, requests[i].key);
+    if (!record.ok()) return record.status();
+    results.push_back({*outcome, std::move(record).value()});
+  }
+  return results;
+}
+
+Result<FencedOutcome> RedisDedupStore::FencedScript(int script, const std::string& group,
+                                                    const std::string& key, std::vector<std::string> args) {
+  args.insert(args.begin(), std::to_string(clock_skew_ms_.load()));
+  std::lock_guard lock(mu_);
+  Result<ReplyPtr> reply = ScriptLocked(script, {RecordKey(group, key)}, args, Retry::kNever);
+  if (!reply.ok()) return reply.status();
+  if ((*reply)->type != REDIS_REPLY_INTEGER) return Corrupt("unexpected script reply");
+  return (*reply)->integer == 1 ? FencedOutcome::kOk : FencedOutcome::kFenced;
+}
+
+Result<FencedOutcome> RedisDedupStore::Renew(const std::string& group, const std::string& key, int64_t token,
+                                             std::chrono::milliseconds lease) {
+  return FencedScript(kRenew, group, key, {std::to_string(token), std::to_string(lease.count())});
+}
+
+Result<FencedOutcome> RedisDedupStore::Complete(const std::string& group, const std::string& key,
+                                                int64_t token, std::chrono::milliseconds retention,
+                                                std::optional<std::string> result) {
+  return FencedScript(
+      kComplete, group, key,
+      {std::to_string(token), std::to_string(retention.count()),
+       std::to_string(options_.expiry_grace.count()), result ? "1" : "0", result.value_or("")});
+}
+
+Result<FencedOutcome> RedisDedupStore::Release(const std::string& group, const std::string& key,
+                                               int64_t token, const std::string& error) {
+  return FencedScript(kRelease, group, key, {std::to_string(token), error});
+}
+
+Result<std::optional<DedupRecord>> RedisDedupStore::Get(const std::string& group, const std::string& key) {
+  std::lock_guard lock(mu_);
+  Result<ReplyPtr> reply = CommandLocked({"HGETALL", RecordKey(group, key)}, Retry::kReadOnly);
+  if (!reply.ok()) return reply.status();
+  const redisReply* r = reply->get();
+  if (r->type != REDIS_REPLY_ARRAY || r->elements % 2 != 0) return Corrupt("unexpected HGETALL reply");
+  if (r->elements == 0) return std::optional<DedupRecord>();
+  Fields f;
+  std::pair<std::string_view, std::optional<std::string>*> names[] = {
+      {"state", &f.state},   {"owner", &f.owner},       {"token", &f.token}, {"lease", &f.lease},
+      {"retain", &f.retain}, {"attempts", &f.attempts}, {"error", &f.error}, {"hash", &f.hash},
+      {"result", &f.result}, {"updated", &f.updated}};
+  for (size_t i = 0; i < r->elements; i += 2) {
+    const std::string name = ReplyText(r->element[i]);
+    for (auto& [n, out] : names) {
+      if (n == name) *out = ReplyText(r->element[i + 1]);
+    }
+  }
+  Result<DedupRecord> record = ToRecord(f, group, key);
+  if (!record.ok()) return record.status();
+  return std::optional<DedupRecord>(std::move(record).value());
+}
+
+Result<size_t> RedisDedupStore::Sweep(size_t limit) {
+  std::lock_guard lock(mu_);
+  size_t swept = 0;
+  std::string cursor = "0";
+  while (swept < limit) {
+    Result<ReplyPtr> page = CommandLocked(
+        {"SCAN", cursor, "MATCH", std::string(kRecordPrefix) + "*", "COUNT", "100"}, Retry::kReadOnly);
+    if (!page.ok()) return page.status();
+    const redisReply* p = page->get();
+    if (p->type != REDIS_REPLY_ARRAY || p->elements != 2 || p->element[1]->type != REDIS_REPLY_ARRAY) {
+      return Corrupt("unexpected SCAN reply");
+    }
+    cursor = ReplyText(p->element[0]);
+    std::vector<std::string> keys;
+    for (size_t i = 0; i < p->element[1]->elements; ++i) keys.push_back(ReplyText(p->element[1]->element[i]));
+    if (!keys.empty()) {
+      const std::vector<std::string> args = {std::to_string(clock_skew_ms_.load()),
+                                             std::to_string(limit - swept)};
+      Result<ReplyPtr> n = ScriptLocked(kSweep, keys, args, Retry::kNever);
+      if (!n.ok()) return n.status();
+      if ((*n)->type != REDIS_REPLY_INTEGER) return Corrupt("unexpected sweep reply");
+      swept += static_cast<size_t>((*n)->integer);
+    }
+    if (cursor == "0") break;
+  }
+  return swept;
+}
+
+}  // namespace oncemq::client
