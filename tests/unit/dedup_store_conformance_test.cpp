@@ -533,6 +533,46 @@ TEST_P(DedupStoreConformance, ConcurrentClaimsOfAFreshKeyGiveExactlyOneClaim) {
   }
 }
 
+// Redis only: the store survives what a server does to its clients.
+class RedisDedupStoreTest : public ::testing::Test {
+ protected:
+  static void TearDownTestSuite() { SharedRedis::Stop(); }
+};
+
+TEST_F(RedisDedupStoreTest, LostScriptCacheAndDroppedConnectionsAreSurvived) {
+  std::string error;
+  oncemq::testing::RedisServer* server = SharedRedis::Get(&error);
+  ASSERT_NE(server, nullptr) << error;
+  ASSERT_TRUE(server->FlushAll(&error)) << error;
+  Result<std::unique_ptr<RedisDedupStore>> store = RedisDedupStore::Open({.uri = server->uri()});
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  RedisDedupStore& s = **store;
+
+  // SCRIPT FLUSH (or a restart) empties the script cache: EVALSHA fails with NOSCRIPT and EVAL takes over.
+  ASSERT_TRUE(server->Run("SCRIPT FLUSH", &error)) << error;
+  const ClaimRequest request = Req("order-1");
+  Result<std::vector<ClaimResult>> claimed = s.Claim(std::span(&request, 1));
+  ASSERT_TRUE(claimed.ok()) << claimed.status().ToString();
+  ASSERT_EQ((*claimed)[0].outcome, ClaimOutcome::kClaimed);
+  const int64_t token = (*claimed)[0].record.fencing_token;
+
+  // A read whose connection was dropped is retried once on a new one.
+  ASSERT_TRUE(server->Run("CLIENT KILL TYPE normal SKIPME yes", &error)) << error;
+  Result<std::optional<DedupRecord>> got = s.Get(kGroup, "order-1");
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_TRUE(got->has_value());
+
+  // A write whose reply was lost is not retried (its outcome would be unknown): kUnavailable, and the
+  // next call reconnects.
+  ASSERT_TRUE(server->Run("CLIENT KILL TYPE normal SKIPME yes", &error)) << error;
+  Result<FencedOutcome> lost = s.Complete(kGroup, "order-1", token, seconds(60), std::nullopt);
+  ASSERT_FALSE(lost.ok());
+  EXPECT_EQ(lost.status().code(), StatusCode::kUnavailable);
+  Result<FencedOutcome> done = s.Complete(kGroup, "order-1", token, seconds(60), std::nullopt);
+  ASSERT_TRUE(done.ok()) << done.status().ToString();
+  EXPECT_EQ(*done, FencedOutcome::kOk);
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Stores, DedupStoreConformance,
     ::testing::Values(StoreKind{"Memory", [] { return std::unique_ptr<StoreHarness>(new MemoryHarness); }},

@@ -148,6 +148,10 @@ bool RedisServer::FlushAll(std::string* error) {
   return Command(port_, "FLUSHALL", error);
 }
 
+bool RedisServer::Run(const std::string& command, std::string* error) {
+  return Command(port_, command.c_str(), error);
+}
+
 void RedisServer::Stop() {
   if (pid_ <= 0) return;
   ::kill(pid_, SIGKILL);

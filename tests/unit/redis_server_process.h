@@ -31,6 +31,8 @@ class RedisServer {
 
   // FLUSHALL: every test starts from an empty server.
   [[nodiscard]] bool FlushAll(std::string* error);
+  // Runs one command (words separated by spaces) on a connection of its own; false on an error reply.
+  [[nodiscard]] bool Run(const std::string& command, std::string* error);
 
   int port() const { return port_; }
   std::string uri() const { return "redis://127.0.0.1:" + std::to_string(port_) + "/0"; }
