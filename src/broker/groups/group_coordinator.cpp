@@ -213,7 +213,6 @@ void GroupCoordinator::PrepareRebalance(Group& g, int64_t now_ms, Completions& o
   }
   const bool from_empty = g.state == State::kEmpty;
   g.state = State::kPreparingRebalance;
-  g.rebalance_started_ms = now_ms;
   g.join_deadline_ms = now_ms + MaxRebalanceTimeout(g.members);
   g.initial_delay_until_ms =
       from_empty ? std::min(now_ms + options_.initial_rebalance_delay_ms, g.join_deadline_ms) : 0;

@@ -163,7 +163,6 @@ class GroupCoordinator {
     std::map<std::string, int64_t, std::less<>> pending;  // MEMBER_ID_REQUIRED ids -> expiry
     int64_t join_deadline_ms = 0;                         // PreparingRebalance: the phase ends by then
     int64_t initial_delay_until_ms = 0;                   // PreparingRebalance from Empty: not before then
-    int64_t rebalance_started_ms = 0;
     int64_t sync_deadline_ms = 0;  // CompletingRebalance: members without a SyncGroup go then
     bool HasMembers() const { return !members.empty() || !pending.empty(); }
   };

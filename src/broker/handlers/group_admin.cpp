@@ -56,7 +56,7 @@ Reply HandleDescribeGroups(std::shared_ptr<Request> request) {
     GroupInfo& info = infos.emplace_back();
     info.group_id = std::string(id);
     // Kafka answers an unknown group with state Dead and no error.
-    info.state = broker.offsets().FetchGroup(id).empty() ? "Dead" : "Empty";
+    info.state = broker.offsets().LastCommitMs(id) ? "Empty" : "Dead";
   }
   protocol::DescribeGroupsResponse resp;
   for (const GroupInfo& info : infos) {
@@ -103,7 +103,7 @@ Reply HandleDeleteGroups(std::shared_ptr<Request> request) {
     Deletion& d = deletions.emplace_back();
     d.group = std::string(id);
     const bool live = broker.groups().Describe(id).has_value();
-    const bool has_offsets = !broker.offsets().FetchGroup(id).empty();
+    const bool has_offsets = broker.offsets().LastCommitMs(id).has_value();
     if (!live && !has_offsets) {
       d.error = ErrorCode::kGroupIdNotFound;
     } else if ((d.error = broker.groups().Delete(id)) == ErrorCode::kNone && has_offsets) {
