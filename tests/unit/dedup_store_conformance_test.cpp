@@ -18,30 +18,32 @@
 #include "client/stores/memory_dedup_store.h"
 #include "client/stores/redis_dedup_store.h"
 #include "client/stores/sqlite_dedup_store.h"
+#include "dedup_store_conformance.h"
 #include "oncemq/dedup_store.h"
 #include "redis_server_process.h"
 
-namespace oncemq::client {
+namespace oncemq::client::conformance {
+
 namespace {
+std::vector<std::function<void()>>& SuiteResources() {
+  static std::vector<std::function<void()>> stops;
+  return stops;
+}
+}  // namespace
 
-using std::chrono::milliseconds;
-using std::chrono::seconds;
+void AtSuiteEnd(std::function<void()> stop) {
+  SuiteResources().push_back(std::move(stop));
+}
+void StopSuiteResources() {
+  std::vector<std::function<void()>>& stops = SuiteResources();
+  while (!stops.empty()) {
+    std::function<void()> stop = std::move(stops.back());
+    stops.pop_back();
+    stop();
+  }
+}
 
-constexpr const char* kGroup = "billing";
-
-// A store under test, its clock, and (where the store has such a thing) a second store object on the
-// same data.
-class StoreHarness {
- public:
-  virtual ~StoreHarness() = default;
-  // Why the store could not be set up; empty when it is ready.
-  virtual std::string SetupError() const { return ""; }
-  virtual DedupStore& store() = 0;
-  // Moves the store's clock forward.
-  virtual void Advance(milliseconds by) = 0;
-  // Another store object sharing the data (SQLite: a second connection to the file); nullptr if none.
-  virtual std::unique_ptr<DedupStore> OpenAnother() = 0;
-};
+namespace {
 
 class MemoryHarness : public StoreHarness {
  public:
@@ -91,14 +93,17 @@ class SqliteHarness : public StoreHarness {
   std::unique_ptr<SqliteDedupStore> store_;
 };
 
-// One redis-server for the whole suite, started by the first Redis case and stopped in TearDownTestSuite;
-// each case starts from FLUSHALL.
+// One redis-server for the whole suite, started by the first Redis case and stopped after the suite
+// (AtSuiteEnd); each case starts from FLUSHALL.
 class SharedRedis {
  public:
   static oncemq::testing::RedisServer* Get(std::string* error) {
     if (server_ == nullptr && start_error_.empty()) {
       auto server = std::make_unique<oncemq::testing::RedisServer>();
-      if (server->Start(&start_error_)) server_ = std::move(server);
+      if (server->Start(&start_error_)) {
+        server_ = std::move(server);
+        AtSuiteEnd([] { server_.reset(); });
+      }
     }
     *error = start_error_;
     return server_.get();
@@ -144,87 +149,6 @@ class RedisHarness : public StoreHarness {
   std::string error_;
   int64_t skew_ms_ = 0;
   std::unique_ptr<RedisDedupStore> store_;
-};
-
-struct StoreKind {
-  const char* name;
-  std::function<std::unique_ptr<StoreHarness>()> make;
-};
-
-void PrintTo(const StoreKind& kind, std::ostream* os) {
-  *os << kind.name;
-}
-
-ClaimRequest Req(const std::string& key, const std::string& owner = "consumer-a",
-                 milliseconds lease = seconds(10), std::optional<std::string> hash = std::nullopt) {
-  return ClaimRequest{.group = kGroup, .key = key, .owner = owner, .lease = lease, .payload_hash = hash};
-}
-
-class DedupStoreConformance : public ::testing::TestWithParam<StoreKind> {
- protected:
-  void SetUp() override {
-    harness_ = GetParam().make();
-    ASSERT_EQ(harness_->SetupError(), "");
-  }
-  static void TearDownTestSuite() { SharedRedis::Stop(); }
-
-  DedupStore& store() { return harness_->store(); }
-
-  ClaimResult ClaimOne(const ClaimRequest& request) {
-    Result<std::vector<ClaimResult>> results = store().Claim(std::span(&request, 1));
-    EXPECT_TRUE(results.ok()) << results.status().ToString();
-    if (!results.ok() || results->size() != 1) {
-      ADD_FAILURE() << "expected one result";
-      return {};
-    }
-    return (*results)[0];
-  }
-
-  DedupRecord MustGet(const std::string& key) {
-    Result<std::optional<DedupRecord>> record = store().Get(kGroup, key);
-    EXPECT_TRUE(record.ok()) << record.status().ToString();
-    if (!record.ok() || !record->has_value()) {
-      ADD_FAILURE() << "no record of " << key;
-      return {};
-    }
-    return **record;
-  }
-
-  bool Exists(const std::string& key) {
-    Result<std::optional<DedupRecord>> record = store().Get(kGroup, key);
-    EXPECT_TRUE(record.ok());
-    return record.ok() && record->has_value();
-  }
-
-  int64_t Now() {
-    Result<int64_t> now = store().NowMs();
-    EXPECT_TRUE(now.ok());
-    return now.ok() ? *now : 0;
-  }
-
-  FencedOutcome Complete(const std::string& key, int64_t token, milliseconds retention = seconds(3600),
-                         std::optional<std::string> result = std::nullopt) {
-    Result<FencedOutcome> outcome = store().Complete(kGroup, key, token, retention, std::move(result));
-    EXPECT_TRUE(outcome.ok()) << outcome.status().ToString();
-    return outcome.ok() ? *outcome : FencedOutcome::kFenced;
-  }
-  FencedOutcome Renew(const std::string& key, int64_t token, milliseconds lease) {
-    Result<FencedOutcome> outcome = store().Renew(kGroup, key, token, lease);
-    EXPECT_TRUE(outcome.ok()) << outcome.status().ToString();
-    return outcome.ok() ? *outcome : FencedOutcome::kOk;
-  }
-  FencedOutcome Release(const std::string& key, int64_t token, const std::string& error) {
-    Result<FencedOutcome> outcome = store().Release(kGroup, key, token, error);
-    EXPECT_TRUE(outcome.ok()) << outcome.status().ToString();
-    return outcome.ok() ? *outcome : FencedOutcome::kOk;
-  }
-  size_t Sweep(size_t limit) {
-    Result<size_t> swept = store().Sweep(limit);
-    EXPECT_TRUE(swept.ok()) << swept.status().ToString();
-    return swept.ok() ? *swept : 0;
-  }
-
-  std::unique_ptr<StoreHarness> harness_;
 };
 
 TEST_P(DedupStoreConformance, ClaimOfNewKeyIsClaimedWithTokenAndStoreClockLease) {
@@ -581,4 +505,4 @@ INSTANTIATE_TEST_SUITE_P(
     [](const ::testing::TestParamInfo<StoreKind>& info) { return std::string(info.param.name); });
 
 }  // namespace
-}  // namespace oncemq::client
+}  // namespace oncemq::client::conformance
