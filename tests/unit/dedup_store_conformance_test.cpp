@@ -20,7 +20,7 @@
 #include "client/stores/sqlite_dedup_store.h"
 #include "dedup_store_conformance.h"
 #include "oncemq/dedup_store.h"
-#include "redis_server_process.h"
+#include "support/servers/redis_server.h"
 
 namespace oncemq::client::conformance {
 

@@ -1,4 +1,4 @@
-#include "redis_server_process.h"
+#include "support/servers/redis_server.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
