@@ -3,7 +3,11 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <span>
+#include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "client/stores/dedup_rules.h"
 
@@ -104,6 +108,172 @@ std::optional<std::string> ColumnBlob(sqlite3_stmt* s, int column) {
   return std::string(data == nullptr ? "" : data, sqlite3_column_bytes(s, column));
 }
 
+// A handler statement's error: its own SQL, constraint or binding mistakes will fail again as they are.
+Status HandlerStatusFor(sqlite3* db, const char* what) {
+  const int code = sqlite3_extended_errcode(db);
+  const std::string message = std::string("sqlite transaction: ") + what + ": " + sqlite3_errmsg(db);
+  switch (code & 0xff) {
+    case SQLITE_ERROR:
+    case SQLITE_CONSTRAINT:
+    case SQLITE_MISMATCH:
+    case SQLITE_RANGE:
+    case SQLITE_TOOBIG: return Status::InvalidArgument(message);
+    default: return StatusFor(code, message);
+  }
+}
+
+// Refuses BEGIN, COMMIT, ROLLBACK and END while installed (sqlite3_set_authorizer), and notes that it did.
+class TransactionControlGuard {
+ public:
+  explicit TransactionControlGuard(sqlite3* db) : db_(db) { sqlite3_set_authorizer(db_, &Authorize, this); }
+  ~TransactionControlGuard() { sqlite3_set_authorizer(db_, nullptr, nullptr); }
+  TransactionControlGuard(const TransactionControlGuard&) = delete;
+  TransactionControlGuard& operator=(const TransactionControlGuard&) = delete;
+
+  // True once, after a statement was refused.
+  bool TakeRefusal() { return std::exchange(refused_, false); }
+
+ private:
+  static int Authorize(void* self, int action, const char*, const char*, const char*, const char*) {
+    if (action != SQLITE_TRANSACTION) return SQLITE_OK;
+    static_cast<TransactionControlGuard*>(self)->refused_ = true;
+    return SQLITE_DENY;
+  }
+
+  sqlite3* const db_;
+  bool refused_ = false;
+};
+
+// The handler's view of RunOnce's open transaction on the store's connection.
+class SqliteSqlTransaction final : public SqlTransaction {
+ public:
+  explicit SqliteSqlTransaction(sqlite3* db) : db_(db), guard_(db) {}
+
+  Result<int64_t> Execute(std::string_view sql, std::span<const SqlParam> params) override {
+    Result<StatementPtr> stmt = Prepare(sql, params);
+    if (!stmt.ok()) return stmt.status();
+    const int64_t before = sqlite3_total_changes64(db_);
+    int rc;
+    while ((rc = sqlite3_step(stmt->get())) == SQLITE_ROW) {
+    }
+    if (rc != SQLITE_DONE) return HandlerStatusFor(db_, "execute");
+    // sqlite3_changes64 keeps the count of the last INSERT, UPDATE or DELETE; other statements change none.
+    return sqlite3_total_changes64(db_) == before ? 0 : sqlite3_changes64(db_);
+  }
+
+  Result<std::vector<SqlRow>> Query(std::string_view sql, std::span<const SqlParam> params) override {
+    Result<StatementPtr> stmt = Prepare(sql, params);
+    if (!stmt.ok()) return stmt.status();
+    std::vector<SqlRow> rows;
+    int rc;
+    while ((rc = sqlite3_step(stmt->get())) == SQLITE_ROW) rows.push_back(Row(stmt->get()));
+    if (rc != SQLITE_DONE) return HandlerStatusFor(db_, "query");
+    return rows;
+  }
+
+  void* native_handle() override { return db_; }
+
+ private:
+  struct Finalizer {
+    void operator()(sqlite3_stmt* stmt) const { sqlite3_finalize(stmt); }
+  };
+  using StatementPtr = std::unique_ptr<sqlite3_stmt, Finalizer>;
+
+  // One statement, compiled and bound. REQUIRES nothing of `sql`; refuses what the contract forbids.
+  Result<StatementPtr> Prepare(std::string_view sql, std::span<const SqlParam> params) {
+    if (sql.empty()) return Status::InvalidArgument("sqlite transaction: empty statement");
+    if (sqlite3_get_autocommit(db_)) {
+      return Status::IoError("sqlite transaction: rolled back by an earlier error; no more statements");
+    }
+    sqlite3_stmt* raw = nullptr;
+    const char* tail = nullptr;
+    const int rc = sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &raw, &tail);
+    StatementPtr stmt(raw);
+    if (guard_.TakeRefusal()) {
+      return Status::InvalidArgument("sqlite transaction: a handler must not begin, commit or roll back");
+    }
+    if (rc != SQLITE_OK) return HandlerStatusFor(db_, "prepare");
+    if (stmt == nullptr) return Status::InvalidArgument("sqlite transaction: empty statement");
+    if (HasAnotherStatement(tail, sql.data() + sql.size())) {
+      return Status::InvalidArgument("sqlite transaction: one statement per call");
+    }
+    if (Status s = Bind(stmt.get(), params); !s.ok()) return s;
+    return stmt;
+  }
+
+  // Whether [tail, end) holds more than white space and comments (or does not compile).
+  bool HasAnotherStatement(const char* tail, const char* end) {
+    if (tail == nullptr || tail >= end) return false;
+    sqlite3_stmt* next = nullptr;
+    const int rc = sqlite3_prepare_v2(db_, tail, static_cast<int>(end - tail), &next, nullptr);
+    sqlite3_finalize(next);
+    (void)guard_.TakeRefusal();
+    return rc != SQLITE_OK || next != nullptr;
+  }
+
+  static Status Bind(sqlite3_stmt* stmt, std::span<const SqlParam> params) {
+    const int expected = sqlite3_bind_parameter_count(stmt);
+    if (static_cast<size_t>(expected) != params.size()) {
+      return Status::InvalidArgument("sqlite transaction: the statement takes " + std::to_string(expected) +
+                                     " parameters, not " + std::to_string(params.size()));
+    }
+    for (size_t i = 0; i < params.size(); ++i) {
+      const int index = static_cast<int>(i) + 1;
+      if (params[i]) {
+        BindText(stmt, index, *params[i]);
+      } else {
+        sqlite3_bind_null(stmt, index);
+      }
+    }
+    return Status::Ok();
+  }
+
+  static SqlRow Row(sqlite3_stmt* stmt) {
+    SqlRow row;
+    const int columns = sqlite3_column_count(stmt);
+    row.reserve(columns);
+    for (int c = 0; c < columns; ++c) {
+      if (sqlite3_column_type(stmt, c) == SQLITE_NULL) {
+        row.emplace_back(std::nullopt);
+      } else {
+        row.emplace_back(ColumnText(stmt, c));
+      }
+    }
+    return row;
+  }
+
+  sqlite3* const db_;
+  TransactionControlGuard guard_;
+};
+
+bool IsClaim(ClaimOutcome outcome) {
+  return outcome == ClaimOutcome::kClaimed || outcome == ClaimOutcome::kTakenOver;
+}
+
+// REQUIRES: !IsClaim(outcome).
+TransactionalOutcome NotRunOutcome(ClaimOutcome outcome) {
+  switch (outcome) {
+    case ClaimOutcome::kDuplicate: return TransactionalOutcome::kDuplicate;
+    case ClaimOutcome::kPayloadMismatch: return TransactionalOutcome::kPayloadMismatch;
+    default: return TransactionalOutcome::kInProgress;
+  }
+}
+
+// The claim a transactional run makes. It never writes a CONSUMING row, so the lease only satisfies
+// ValidateClaim.
+ClaimRequest ClaimFor(const TransactionalRequest& request) {
+  return ClaimRequest{.group = request.group,
+                      .key = request.key,
+                      .owner = request.owner,
+                      .lease = std::chrono::milliseconds(1),
+                      .payload_hash = request.payload_hash};
+}
+
+Status ValidateRun(const TransactionalRequest& request) {
+  if (request.retention.count() <= 0) return Status::InvalidArgument("dedup run: retention must be positive");
+  return ValidateClaim(ClaimFor(request));
+}
+
 }  // namespace
 
 // Rolls back unless committed.
@@ -118,11 +288,17 @@ class SqliteDedupStore::Transaction {
     open_ = s.ok();
     return s;
   }
+  // On failure the transaction is either still open (rolled back later) or was ended by SQLite.
   Status Commit() {
     Status s = store_.Exec(kCommit);
-    if (s.ok()) open_ = false;
+    if (s.ok() || sqlite3_get_autocommit(store_.db_)) open_ = false;
     return s;
   }
+  void Rollback() {
+    if (open_) (void)store_.Exec(kRollback);
+    open_ = false;
+  }
+  bool open() const { return open_; }
 
  private:
   SqliteDedupStore& store_;
@@ -374,6 +550,88 @@ Result<size_t> SqliteDedupStore::Sweep(size_t limit) {
   }
   if (Status st = txn.Commit(); !st.ok()) return st;
   return rowids.size();
+}
+
+Result<ClaimResult> SqliteDedupStore::DecideLocked(const ClaimRequest& claim) {
+  Result<int64_t> now = NowLocked();
+  if (!now.ok()) return now.status();
+  Result<int64_t> high_water = SweptHighWaterLocked();
+  if (!high_water.ok()) return high_water.status();
+  Result<std::optional<DedupRecord>> found = SelectLocked(claim.group, claim.key);
+  if (!found.ok()) return found.status();
+  return DecideClaim(*found, claim, *now, *high_water + 1);
+}
+
+Result<DedupRecord> SqliteDedupStore::RunHandlerLocked(const TransactionalHandler& handler,
+                                                       const DedupRecord& claim,
+                                                       std::chrono::milliseconds retention) {
+  std::optional<std::string> result;
+  {
+    SqliteSqlTransaction tx(db_);
+    if (Status s = handler(tx, claim, result); !s.ok()) return s;
+  }
+  if (sqlite3_get_autocommit(db_)) {
+    return Status::IoError("sqlite dedup store: the handler's transaction was rolled back by an error");
+  }
+  Result<int64_t> now = NowLocked();
+  if (!now.ok()) return now.status();
+  DedupRecord consumed = claim;
+  consumed.state = DedupState::kConsumed;
+  consumed.lease_until_ms = *now;  // no lease in this mode
+  consumed.retain_until_ms = *now + retention.count();
+  consumed.result = std::move(result);
+  consumed.updated_ms = *now;
+  if (Status s = UpsertLocked(consumed); !s.ok()) return s;
+  return consumed;
+}
+
+Result<DedupRecord> SqliteDedupStore::RecordFailureLocked(const ClaimRequest& claim, const Status& failure) {
+  Transaction txn(*this);
+  if (Status s = txn.Begin(); !s.ok()) return s;
+  Result<ClaimResult> decided = DecideLocked(claim);
+  if (!decided.ok()) return decided.status();
+  if (!IsClaim(decided->outcome)) return decided->record;  // someone else's now: leave it alone
+  DedupRecord failed = decided->record;
+  failed.state = DedupState::kReleased;
+  failed.lease_until_ms = failed.updated_ms;
+  failed.attempts += 1;
+  failed.last_error = failure.ToString();
+  if (Status s = UpsertLocked(failed); !s.ok()) return s;
+  if (Status s = txn.Commit(); !s.ok()) return s;
+  return failed;
+}
+
+Result<TransactionalResult> SqliteDedupStore::RunOnce(const TransactionalRequest& request,
+                                                      const TransactionalHandler& handler) {
+  if (Status s = ValidateRun(request); !s.ok()) return s;
+  const ClaimRequest claim = ClaimFor(request);
+  std::lock_guard lock(mu_);
+  Transaction txn(*this);
+  if (Status s = txn.Begin(); !s.ok()) return s;
+  Result<ClaimResult> decided = DecideLocked(claim);
+  if (!decided.ok()) return decided.status();
+  if (!IsClaim(decided->outcome)) {
+    return TransactionalResult{.outcome = NotRunOutcome(decided->outcome),
+                               .record = decided->record,
+                               .handler_status = Status::Ok()};
+  }
+  Result<DedupRecord> consumed = RunHandlerLocked(handler, decided->record, request.retention);
+  Status failure = consumed.status();
+  if (consumed.ok()) {
+    failure = txn.Commit();
+    if (failure.ok()) {
+      return TransactionalResult{
+          .outcome = TransactionalOutcome::kCommitted, .record = *consumed, .handler_status = Status::Ok()};
+    }
+    if (!txn.open()) {  // SQLite ended it: an I/O error while syncing may still have made it durable
+      return Status::Unavailable("sqlite dedup store: commit outcome unknown: " + failure.message());
+    }
+  }
+  txn.Rollback();
+  Result<DedupRecord> recorded = RecordFailureLocked(claim, failure);
+  if (!recorded.ok()) return recorded.status();
+  return TransactionalResult{
+      .outcome = TransactionalOutcome::kHandlerFailed, .record = *recorded, .handler_status = failure};
 }
 
 }  // namespace oncemq::client
