@@ -521,6 +521,107 @@ TEST_P(TransactionalStoreConformance, ProcessKilledInItsHandlerLeavesNothingAndT
   EXPECT_EQ(BusinessRows("order-1"), 1);
 }
 
+// What the SQLite store adds to the contract: the handler cannot end the transaction, one statement per
+// call, and the native handle is the store's own connection inside the open transaction.
+class TransactionalSqlite : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_EQ(harness_.SetupError(), "");
+    ASSERT_TRUE(harness_.ExecOutside(kCreateBusinessTable).ok());
+  }
+  Result<TransactionalResult> Run(const TransactionalHandler& handler) {
+    return harness_.tx_store().RunOnce(TxReq("order-1"), handler);
+  }
+  int64_t BusinessRows() {
+    Result<int64_t> count = harness_.QueryCountOutside("SELECT COUNT(*) FROM oncemq_test_business");
+    EXPECT_TRUE(count.ok()) << count.status().ToString();
+    return count.ok() ? count.value() : -1;
+  }
+  SqliteTxHarness harness_;
+};
+
+TEST_F(TransactionalSqlite, HandlerCannotBeginCommitOrRollBackButMayUseSavepoints) {
+  std::vector<Status> refused;
+  Status savepoints;
+  Result<TransactionalResult> r =
+      Run([&](SqlTransaction& tx, const DedupRecord&, std::optional<std::string>&) {
+        for (const char* sql : {"COMMIT", "END", "ROLLBACK", "BEGIN"})
+          refused.push_back(tx.Execute(sql).status());
+        savepoints = tx.Execute("SAVEPOINT inner_work").status();
+        if (savepoints.ok()) savepoints = InsertBusinessRow(tx, "row-a", "kept");
+        if (savepoints.ok()) savepoints = tx.Execute("RELEASE inner_work").status();
+        return savepoints;
+      });
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(refused.size(), 4u);
+  for (const Status& s : refused) EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << s.ToString();
+  EXPECT_TRUE(savepoints.ok()) << savepoints.ToString();
+  EXPECT_EQ(r->outcome, TransactionalOutcome::kCommitted);
+  EXPECT_EQ(BusinessRows(), 1);
+}
+
+TEST_F(TransactionalSqlite, ExecuteTakesOneStatementPerCall) {
+  Status two, trailing;
+  Result<TransactionalResult> r =
+      Run([&](SqlTransaction& tx, const DedupRecord&, std::optional<std::string>&) {
+        two =
+            tx.Execute("INSERT INTO oncemq_test_business (k) VALUES ('a'); DELETE FROM oncemq_test_business")
+                .status();
+        trailing = tx.Execute("INSERT INTO oncemq_test_business (k) VALUES ('b');  -- done\n").status();
+        return Status::Ok();
+      });
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(two.code(), StatusCode::kInvalidArgument) << two.ToString();
+  EXPECT_TRUE(trailing.ok()) << trailing.ToString();
+  EXPECT_EQ(BusinessRows(), 1);
+}
+
+TEST_F(TransactionalSqlite, StatementErrorsOfTheHandlerAreInvalidArgument) {
+  Status constraint, syntax;
+  Result<TransactionalResult> r =
+      Run([&](SqlTransaction& tx, const DedupRecord&, std::optional<std::string>&) {
+        constraint = InsertBusinessRow(tx, "a", "1");
+        if (constraint.ok()) constraint = InsertBusinessRow(tx, "a", "2");
+        syntax = tx.Execute("INSERT INTO no_such_table VALUES (1)").status();
+        return Status::Ok();
+      });
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(constraint.code(), StatusCode::kInvalidArgument) << constraint.ToString();
+  EXPECT_EQ(syntax.code(), StatusCode::kInvalidArgument) << syntax.ToString();
+}
+
+TEST_F(TransactionalSqlite, NativeHandleIsTheStoreConnectionInsideTheTransaction) {
+  bool in_transaction = false;
+  Result<TransactionalResult> r =
+      Run([&](SqlTransaction& tx, const DedupRecord&, std::optional<std::string>&) {
+        auto* db = static_cast<sqlite3*>(tx.native_handle());
+        in_transaction = db != nullptr && sqlite3_get_autocommit(db) == 0;
+        return Status::Ok();
+      });
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(in_transaction);
+}
+
+// A handler that ends the transaction behind the store's back (through the native handle) must not get the
+// CONSUMED record committed alone, nor its later statements committed one by one.
+TEST_F(TransactionalSqlite, TransactionEndedThroughTheNativeHandleFailsTheRun) {
+  Status after_rollback;
+  Result<TransactionalResult> r =
+      Run([&](SqlTransaction& tx, const DedupRecord& claim, std::optional<std::string>&) {
+        if (Status s = InsertBusinessRow(tx, claim.key, "lost"); !s.ok()) return s;
+        auto* db = static_cast<sqlite3*>(tx.native_handle());
+        sqlite3_set_authorizer(db, nullptr, nullptr);
+        sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+        after_rollback = InsertBusinessRow(tx, "order-1-later", "autocommitted?");
+        return Status::Ok();
+      });
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_FALSE(after_rollback.ok());
+  EXPECT_EQ(r->outcome, TransactionalOutcome::kHandlerFailed);
+  EXPECT_EQ(r->record.state, DedupState::kReleased);
+  EXPECT_EQ(BusinessRows(), 0);
+}
+
 // The placeholder scanner that the PostgreSQL store uses to rewrite `?` to $n.
 TEST(TransactionalSqlPlaceholders, QuestionMarksOutsideQuotesAndCommentsAreNumbered) {
   EXPECT_EQ(NumberPlaceholders("INSERT INTO t (k, v) VALUES (?, ?)"), "INSERT INTO t (k, v) VALUES ($1, $2)");
