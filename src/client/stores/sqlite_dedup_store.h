@@ -33,7 +33,9 @@
 // Thread safety: every method may be called from any thread; a mutex serialises use of the connection.
 // RunOnce holds that mutex while its handler runs, so a handler must not call the same store object (it
 // would deadlock); threads that want transactions in parallel use separate store objects (Open again) —
-// SQLite admits one writer at a time, so they then queue on the database's write lock (busy_timeout).
+// SQLite admits one writer at a time, so they then queue on the database's write lock. That lock covers
+// the whole file for as long as a handler runs: keep handlers short, since every other writer (Claim,
+// Complete, RunOnce of other objects and processes) waits at most busy_timeout and then gets kUnavailable.
 #pragma once
 
 #include <atomic>
