@@ -15,10 +15,11 @@
 #include <vector>
 
 #include "client/stores/postgres_dedup_store.h"
-#include "client/stores/postgres_sql.h"
 #include "dedup_store_conformance.h"
 #include "oncemq/dedup_store.h"
+#include "oncemq/transactional_dedup_store.h"
 #include "support/servers/postgres_server.h"
+#include "transactional_store_conformance.h"
 
 namespace oncemq::client::conformance {
 
@@ -376,18 +377,198 @@ TEST_F(PostgresDedupStoreTest, StoresOpenedTogetherOnAnEmptyDatabaseAllCreateThe
   }
 }
 
-TEST(PostgresSqlPlaceholders, NumbersPlaceholdersOutsideLiteralsIdentifiersAndComments) {
-  EXPECT_EQ(NumberSqlPlaceholders("SELECT ?, ?"), "SELECT $1, $2");
-  EXPECT_EQ(NumberSqlPlaceholders("SELECT '?', 'it''s ?', ?"), "SELECT '?', 'it''s ?', $1");
-  EXPECT_EQ(NumberSqlPlaceholders("SELECT E'\\'?', ?"), "SELECT E'\\'?', $1");
-  EXPECT_EQ(NumberSqlPlaceholders("SELECT \"a?\" FROM t WHERE x = ?"), "SELECT \"a?\" FROM t WHERE x = $1");
-  EXPECT_EQ(NumberSqlPlaceholders("SELECT ? -- why?\n, ?"), "SELECT $1 -- why?\n, $2");
-  EXPECT_EQ(NumberSqlPlaceholders("SELECT /* a /* ? */ ? */ ?"), "SELECT /* a /* ? */ ? */ $1");
-  EXPECT_EQ(NumberSqlPlaceholders("SELECT $$?$$, $q$ ? $q$, ?"), "SELECT $$?$$, $q$ ? $q$, $1");
-  EXPECT_EQ(NumberSqlPlaceholders("SELECT a$b, ?"), "SELECT a$b, $1");
-  EXPECT_EQ(NumberSqlPlaceholders("SELECT 'unterminated ?"), "SELECT 'unterminated ?");
-  EXPECT_EQ(CountSqlPlaceholders("INSERT INTO t VALUES (?, '?', ?)"), 2u);
+}  // namespace
+}  // namespace oncemq::client::conformance
+
+namespace oncemq::client::txconformance {
+
+namespace {
+
+using conformance::OpenStore;
+using conformance::SharedPostgres;
+
+// The transactional suite's harness: a fresh database per case, store objects on it sharing one test
+// clock, and an autocommit libpq connection of its own for the suite's setup and counting.
+class PostgresTxHarness : public TxStoreHarness {
+ public:
+  PostgresTxHarness() {
+    const std::string database = SharedPostgres::NewDatabase(&error_);
+    if (database.empty()) return;
+    uri_ = SharedPostgres::Get(&error_)->uri(database);
+    store_ = Open();
+    outside_.reset(PQconnectdb(uri_.c_str()));
+    if (PQstatus(outside_.get()) != CONNECTION_OK) error_ = PQerrorMessage(outside_.get());
+  }
+  std::string SetupError() const override {
+    if (!error_.empty()) return "postgres: " + error_;
+    return store_ == nullptr ? "postgres: the store did not open" : "";
+  }
+  DedupStore& store() override { return *store_; }
+  TransactionalDedupStore& tx_store() override { return *store_; }
+  void Advance(milliseconds by) override {
+    skew_ms_ += by.count();
+    store_->SetClockSkewForTesting(skew_ms_);
+  }
+  // Also called in a forked child: it opens new connections and touches none of the parent's.
+  TxStoreObject OpenAnother() override { return MakeTxStoreObject(Open()); }
+
+  Status ExecOutside(const std::string& sql) override {
+    Result<std::string> first = Outside(sql);
+    return first.ok() ? Status::Ok() : first.status();
+  }
+  Result<int64_t> QueryCountOutside(const std::string& sql) override {
+    Result<std::string> first = Outside(sql);
+    if (!first.ok()) return first.status();
+    return static_cast<int64_t>(std::stoll(*first));
+  }
+  const std::string& uri() const { return uri_; }
+
+ private:
+  std::unique_ptr<PostgresDedupStore> Open() {
+    Result<std::unique_ptr<PostgresDedupStore>> store = OpenStore(uri_, skew_ms_);
+    if (!store.ok()) {
+      error_ = store.status().ToString();
+      return nullptr;
+    }
+    return std::move(store).value();
+  }
+  // Runs `sql` on the outside connection; the first column of its first row ("0" if it has none).
+  Result<std::string> Outside(const std::string& sql) {
+    PGresult* r = PQexec(outside_.get(), sql.c_str());
+    const ExecStatusType status = PQresultStatus(r);
+    const bool ok = status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK;
+    std::string first = ok && PQntuples(r) > 0 ? PQgetvalue(r, 0, 0) : "0";
+    const std::string error = ok ? "" : PQresultErrorMessage(r);
+    PQclear(r);
+    if (!ok) return Status::IoError("postgres outside: " + error);
+    return first;
+  }
+
+  std::string uri_;
+  std::string error_;
+  int64_t skew_ms_ = 0;
+  std::unique_ptr<PostgresDedupStore> store_;
+  conformance::TestConn outside_;
+};
+
+INSTANTIATE_TEST_SUITE_P(Postgres, TransactionalStoreConformance,
+                         ::testing::Values(TxStoreKind{"Postgres",
+                                                       [] { return std::make_unique<PostgresTxHarness>(); }}),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+// What the PostgreSQL store adds to the transactional contract.
+class TransactionalPostgres : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_EQ(harness_.SetupError(), "");
+    ASSERT_TRUE(harness_.ExecOutside(kCreateBusinessTable).ok());
+  }
+  static void TearDownTestSuite() { conformance::StopSuiteResources(); }
+  Result<TransactionalResult> Run(const TransactionalHandler& handler) {
+    return harness_.tx_store().RunOnce(TxReq("order-1"), handler);
+  }
+  int64_t BusinessRows() {
+    Result<int64_t> n = harness_.QueryCountOutside("SELECT count(*) FROM oncemq_test_business");
+    EXPECT_TRUE(n.ok()) << n.status().ToString();
+    return n.ok() ? *n : -1;
+  }
+  PostgresTxHarness harness_;
+};
+
+TEST_F(TransactionalPostgres, HandlerCannotEndTheTransactionButMayUseSavepoints) {
+  std::vector<Status> refused;
+  Status savepoints;
+  Result<TransactionalResult> r =
+      Run([&](SqlTransaction& tx, const DedupRecord&, std::optional<std::string>&) {
+        for (const char* sql : {"COMMIT", " end", "ROLLBACK", "BEGIN", "/* x */ abort", "START TRANSACTION",
+                                "PREPARE TRANSACTION 'x'", "-- c\ncommit and chain"}) {
+          refused.push_back(tx.Execute(sql).status());
+        }
+        savepoints = tx.Execute("SAVEPOINT inner_work").status();
+        if (savepoints.ok()) savepoints = InsertBusinessRow(tx, "row-a", "undone");
+        if (savepoints.ok()) savepoints = tx.Execute("ROLLBACK TO SAVEPOINT inner_work").status();
+        if (savepoints.ok()) savepoints = InsertBusinessRow(tx, "row-b", "kept");
+        return savepoints;
+      });
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(refused.size(), 8u);
+  for (const Status& s : refused) EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << s.ToString();
+  EXPECT_TRUE(savepoints.ok()) << savepoints.ToString();
+  EXPECT_EQ(r->outcome, TransactionalOutcome::kCommitted);
+  EXPECT_EQ(BusinessRows(), 1);
+}
+
+TEST_F(TransactionalPostgres, TransactionEndedThroughTheNativeHandleFailsTheRun) {
+  Status after_rollback;
+  Result<TransactionalResult> r =
+      Run([&](SqlTransaction& tx, const DedupRecord& claim, std::optional<std::string>&) {
+        if (Status s = InsertBusinessRow(tx, claim.key, "lost"); !s.ok()) return s;
+        PQclear(PQexec(static_cast<PGconn*>(tx.native_handle()), "ROLLBACK"));
+        after_rollback = InsertBusinessRow(tx, "order-1-later", "autocommitted?");
+        return Status::Ok();
+      });
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(after_rollback.code(), StatusCode::kInvalidArgument) << after_rollback.ToString();
+  EXPECT_EQ(r->outcome, TransactionalOutcome::kHandlerFailed);
+  EXPECT_EQ(r->record.state, DedupState::kReleased);
+  EXPECT_EQ(BusinessRows(), 0);
+}
+
+TEST_F(TransactionalPostgres, HandlerStatementErrorsAreInvalidArgumentAndFailTheRun) {
+  Status constraint, syntax;
+  Result<TransactionalResult> r =
+      Run([&](SqlTransaction& tx, const DedupRecord&, std::optional<std::string>&) {
+        constraint = InsertBusinessRow(tx, "a", "1");
+        if (constraint.ok()) constraint = InsertBusinessRow(tx, "a", "2");
+        syntax = tx.Execute("SAVEPOINT s").status();  // refused too: the transaction is aborted
+        return Status::Ok();                          // the handler ignores the errors
+      });
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(constraint.code(), StatusCode::kInvalidArgument) << constraint.ToString();
+  EXPECT_FALSE(syntax.ok());
+  EXPECT_EQ(r->outcome, TransactionalOutcome::kHandlerFailed);
+  EXPECT_EQ(BusinessRows(), 0);
+}
+
+// A serialization failure (here raised on purpose) rolls back and runs the handler again.
+TEST_F(TransactionalPostgres, SerializationFailureRunsTheHandlerAgainBoundedly) {
+  int calls = 0;
+  Result<TransactionalResult> r =
+      Run([&](SqlTransaction& tx, const DedupRecord& claim, std::optional<std::string>&) {
+        if (++calls == 1) {
+          Status s = tx.Execute("DO $$ BEGIN RAISE EXCEPTION USING ERRCODE = '40001'; END $$").status();
+          EXPECT_EQ(s.code(), StatusCode::kUnavailable) << s.ToString();
+          return s;
+        }
+        return InsertBusinessRow(tx, claim.key, "paid");
+      });
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->outcome, TransactionalOutcome::kCommitted);
+  EXPECT_EQ(calls, 2);
+  EXPECT_EQ(r->record.attempts, 0);  // a conflict is not a failed attempt
+
+  calls = 0;
+  Result<TransactionalResult> forever = harness_.tx_store().RunOnce(
+      TxReq("order-2"), [&](SqlTransaction& tx, const DedupRecord&, std::optional<std::string>&) {
+        ++calls;
+        return tx.Execute("DO $$ BEGIN RAISE EXCEPTION USING ERRCODE = '40P01'; END $$").status();
+      });
+  ASSERT_FALSE(forever.ok());
+  EXPECT_EQ(forever.status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(calls, 4);  // the first run and conflict_retries (3) more
+  EXPECT_EQ(BusinessRows(), 1);
+}
+
+TEST_F(TransactionalPostgres, NativeHandleIsTheStoreConnectionInsideTheTransaction) {
+  PGTransactionStatusType status = PQTRANS_UNKNOWN;
+  Result<TransactionalResult> r =
+      Run([&](SqlTransaction& tx, const DedupRecord&, std::optional<std::string>&) {
+        status = PQtransactionStatus(static_cast<PGconn*>(tx.native_handle()));
+        return Status::Ok();
+      });
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(status, PQTRANS_INTRANS);
 }
 
 }  // namespace
-}  // namespace oncemq::client::conformance
+}  // namespace oncemq::client::txconformance

@@ -68,6 +68,7 @@ bool PgConnection::LooksAlive() {
 
 Status PgConnection::Lost(std::string_view what) {
   lost_ = true;
+  last_sqlstate_.clear();
   last_failure_ = Failure::kLost;
   return Status::Unavailable(std::string(kPrefix) + std::string(what) + ": " +
                              Trimmed(PQerrorMessage(conn_)));
@@ -77,6 +78,7 @@ Status PgConnection::Fail(const pg_result* result, std::string_view what) {
   if (PQstatus(conn_) != CONNECTION_OK) return Lost(what);
   const char* state = PQresultErrorField(result, PG_DIAG_SQLSTATE);
   const std::string sqlstate = state == nullptr ? "" : state;
+  last_sqlstate_ = sqlstate;
   const std::string message = std::string(kPrefix) + std::string(what) + ": " +
                               Trimmed(PQresultErrorMessage(result)) +
                               (sqlstate.empty() ? "" : " [" + sqlstate + "]");

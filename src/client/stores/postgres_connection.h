@@ -78,6 +78,8 @@ class PgConnection {
   void RollbackIfOpen();
 
   Failure last_failure() const { return last_failure_; }
+  // The SQLSTATE of the last failed statement ("" if it had none, e.g. a lost connection).
+  const std::string& last_sqlstate() const { return last_sqlstate_; }
   // After a failure whose outcome the caller has reported as unknown: never retry it.
   void MarkFailureFinal() { last_failure_ = Failure::kFinal; }
   // A conflict the caller detected itself: rolls back and answers kUnavailable with Failure::kConflict.
@@ -97,6 +99,7 @@ class PgConnection {
   pg_conn* const conn_;
   std::atomic<uint64_t>* const round_trips_;
   Failure last_failure_ = Failure::kNone;
+  std::string last_sqlstate_;
   bool lost_ = false;
 };
 

@@ -85,9 +85,14 @@ class PostgresDedupStore final : public DedupStore, public TransactionalDedupSto
   Result<size_t> Sweep(size_t limit) override;
   Result<int64_t> NowMs() override;
 
-  // The handler's SqlTransaction rewrites `?` to $1, $2, … outside literals, quoted identifiers and
-  // comments; native_handle() is the PGconn*. A serialization failure or deadlock in the handler's
-  // statements or at COMMIT runs the whole RunOnce again (the handler too), at most conflict_retries times.
+  // The handler's SqlTransaction takes one statement per call and rewrites `?` to $1, $2, … outside
+  // literals, quoted identifiers and comments (sql_placeholders.h); native_handle() is the PGconn*. It
+  // refuses (kInvalidArgument) a parameter count that differs from the placeholders, statements that would
+  // end the transaction (BEGIN, COMMIT, ROLLBACK, END, ABORT, PREPARE TRANSACTION; savepoints are fine), and
+  // any statement once the transaction was ended through the native handle — such a run fails. The
+  // handler's constraint and syntax errors (SQLSTATE classes 23, 42) are kInvalidArgument. A serialization
+  // failure or deadlock in the handler's statements or at COMMIT rolls back and runs the whole RunOnce
+  // again (the handler too), at most conflict_retries times, then kUnavailable.
   Result<TransactionalResult> RunOnce(const TransactionalRequest& request,
                                       const TransactionalHandler& handler) override;
 
