@@ -1,8 +1,10 @@
 // The MySQL/MariaDB dedup store on a real MariaDB server the tests start themselves (MariadbServer): the
-// shared DedupStore conformance suite, then what only this store has — outages, killed connections, round
-// trips per Claim batch, byte-exact keys — and its URI and placeholder parsing. Without MariaDB installed
-// the server cases fail (they do not skip), saying so.
+// shared DedupStore and TransactionalDedupStore conformance suites, then what only this store has —
+// outages, killed connections, round trips per Claim batch, byte-exact keys, what a handler may do inside
+// its transaction — and its URI and placeholder parsing. Without MariaDB installed the server cases fail
+// (they do not skip), saying so.
 #include <gtest/gtest.h>
+#include <mysql.h>
 
 #include <algorithm>
 #include <atomic>
@@ -16,7 +18,9 @@
 #include "client/stores/mysql_dedup_store.h"
 #include "dedup_store_conformance.h"
 #include "oncemq/dedup_store.h"
+#include "oncemq/transactional_dedup_store.h"
 #include "support/servers/mariadb_server.h"
+#include "transactional_store_conformance.h"
 
 namespace oncemq::client::conformance {
 
@@ -425,3 +429,228 @@ TEST(MysqlPlaceholderTest, BindsInOrderOutsideQuotedTextAndComments) {
 
 }  // namespace
 }  // namespace oncemq::client::conformance
+
+namespace oncemq::client::txconformance {
+
+namespace {
+
+using oncemq::testing::MariadbServer;
+
+// The transactional suite's harness: a database of its own on the shared server, and an autocommit
+// connection of the harness's own for setup and counting.
+class MysqlTxHarness : public TxStoreHarness {
+ public:
+  MysqlTxHarness() : server_(conformance::SharedMariadb::Get(&error_)), database_(server_, &error_) {
+    if (!error_.empty()) return;
+    store_ = Open();
+    Result<MysqlEndpoint> endpoint = ParseMysqlUri(database_.uri());
+    if (!endpoint.ok()) {
+      error_ = endpoint.status().ToString();
+      return;
+    }
+    Result<std::unique_ptr<MysqlConnection>> outside = MysqlConnection::Connect(*endpoint, {}, &round_trips_);
+    if (!outside.ok()) {
+      error_ = outside.status().ToString();
+      return;
+    }
+    outside_ = std::move(outside).value();
+  }
+  std::string SetupError() const override {
+    if (!error_.empty()) return "mariadb: " + error_;
+    return store_ == nullptr ? "mariadb: the store did not open" : "";
+  }
+  DedupStore& store() override { return *store_; }
+  TransactionalDedupStore& tx_store() override { return *store_; }
+  void Advance(milliseconds by) override {
+    skew_ms_ += by.count();
+    store_->SetClockSkewForTesting(skew_ms_);
+  }
+  TxStoreObject OpenAnother() override { return MakeTxStoreObject(Open()); }
+  Status ExecOutside(const std::string& sql) override { return outside_->Run(sql).status(); }
+  Result<int64_t> QueryCountOutside(const std::string& sql) override {
+    Result<std::vector<StatementResult>> r = outside_->Run(sql);
+    if (!r.ok()) return r.status();
+    if (r->size() != 1 || (*r)[0].rows.size() != 1 || (*r)[0].rows[0].empty() || !(*r)[0].rows[0][0]) {
+      return Status::Corruption("expected one number from: " + sql);
+    }
+    return std::stoll(*(*r)[0].rows[0][0]);
+  }
+  MariadbServer* server() { return server_; }
+
+ private:
+  std::unique_ptr<MysqlDedupStore> Open() {
+    Result<std::unique_ptr<MysqlDedupStore>> store = conformance::OpenStore(database_.uri(), skew_ms_);
+    if (!store.ok()) {
+      error_ = store.status().ToString();
+      return nullptr;
+    }
+    return std::move(store).value();
+  }
+
+  std::string error_;
+  MariadbServer* server_;
+  conformance::CaseDatabase database_;
+  int64_t skew_ms_ = 0;
+  std::atomic<uint64_t> round_trips_{0};
+  std::unique_ptr<MysqlDedupStore> store_;
+  std::unique_ptr<MysqlConnection> outside_;
+};
+
+INSTANTIATE_TEST_SUITE_P(Mariadb, TransactionalStoreConformance,
+                         ::testing::Values(TxStoreKind{"Mariadb",
+                                                       [] { return std::make_unique<MysqlTxHarness>(); }}),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+// MariaDB only: what a handler may do inside its transaction, and what happens when the connection goes.
+class MysqlTransactionalTest : public ::testing::Test {
+ protected:
+  static void TearDownTestSuite() { conformance::SharedMariadb::Stop(); }
+  void SetUp() override {
+    ASSERT_EQ(harness_.SetupError(), "");
+    ASSERT_TRUE(harness_.ExecOutside(kCreateBusinessTable).ok());
+  }
+  Result<TransactionalResult> Run(const TransactionalHandler& handler, const std::string& key = "order-1") {
+    return harness_.tx_store().RunOnce(TxReq(key), handler);
+  }
+  int64_t BusinessRows() {
+    Result<int64_t> count = harness_.QueryCountOutside("SELECT COUNT(*) FROM oncemq_test_business");
+    EXPECT_TRUE(count.ok()) << count.status().ToString();
+    return count.ok() ? *count : -1;
+  }
+  MysqlTxHarness harness_;
+};
+
+TEST_F(MysqlTransactionalTest, HandlerCannotEndTheTransactionButMayUseSavepoints) {
+  std::vector<Status> refused;
+  Status savepoints;
+  Result<TransactionalResult> r =
+      Run([&](SqlTransaction& tx, const DedupRecord&, std::optional<std::string>&) {
+        for (const char* sql :
+             {"COMMIT", " rollback work", "/* c */ BEGIN", "START TRANSACTION", "XA START 'x'"}) {
+          refused.push_back(tx.Execute(sql).status());
+        }
+        savepoints = tx.Execute("SAVEPOINT inner_work").status();
+        if (savepoints.ok()) savepoints = InsertBusinessRow(tx, "row-undone", "undone");
+        if (savepoints.ok()) savepoints = tx.Execute("ROLLBACK TO SAVEPOINT inner_work").status();
+        if (savepoints.ok()) savepoints = InsertBusinessRow(tx, "row-kept", "kept");
+        return savepoints;
+      });
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(refused.size(), 5u);
+  for (const Status& s : refused) EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << s.ToString();
+  EXPECT_TRUE(savepoints.ok()) << savepoints.ToString();
+  EXPECT_EQ(r->outcome, TransactionalOutcome::kCommitted);
+  EXPECT_EQ(BusinessRows(), 1);
+}
+
+// A handler that ends the transaction behind the store's back (through the native handle) must not get the
+// CONSUMED record committed alone, nor its later statements committed one by one.
+TEST_F(MysqlTransactionalTest, TransactionEndedThroughTheNativeHandleFailsTheRun) {
+  Status after_rollback;
+  Result<TransactionalResult> r =
+      Run([&](SqlTransaction& tx, const DedupRecord& claim, std::optional<std::string>&) {
+        if (Status s = InsertBusinessRow(tx, claim.key, "lost"); !s.ok()) return s;
+        mysql_query(static_cast<MYSQL*>(tx.native_handle()), "ROLLBACK");
+        after_rollback = InsertBusinessRow(tx, "order-1-later", "autocommitted?");
+        return Status::Ok();
+      });
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_FALSE(after_rollback.ok());
+  EXPECT_EQ(r->outcome, TransactionalOutcome::kHandlerFailed);
+  EXPECT_EQ(r->record.state, DedupState::kReleased);
+  EXPECT_EQ(r->record.attempts, 1);
+  EXPECT_EQ(BusinessRows(), 0);
+}
+
+TEST_F(MysqlTransactionalTest, OneStatementPerCallAndStatementErrorsAreInvalidArgument) {
+  Status two, trailing, duplicate, no_table;
+  Result<TransactionalResult> r =
+      Run([&](SqlTransaction& tx, const DedupRecord&, std::optional<std::string>&) {
+        two =
+            tx.Execute("INSERT INTO oncemq_test_business (k) VALUES ('a'); DELETE FROM oncemq_test_business")
+                .status();
+        trailing = tx.Execute("INSERT INTO oncemq_test_business (k) VALUES ('b');  ").status();
+        duplicate = InsertBusinessRow(tx, "b", "again");
+        no_table = tx.Execute("INSERT INTO no_such_table VALUES (1)").status();
+        return Status::Ok();
+      });
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(two.code(), StatusCode::kInvalidArgument) << two.ToString();
+  EXPECT_TRUE(trailing.ok()) << trailing.ToString();
+  EXPECT_EQ(duplicate.code(), StatusCode::kInvalidArgument) << duplicate.ToString();
+  EXPECT_EQ(no_table.code(), StatusCode::kInvalidArgument) << no_table.ToString();
+  EXPECT_EQ(r->outcome, TransactionalOutcome::kCommitted);
+  EXPECT_EQ(BusinessRows(), 1);
+}
+
+// The second run of a key waits on the first's row lock; when the first rolls back, the second runs.
+TEST_F(MysqlTransactionalTest, SecondRunWaitsForTheFirstAndRunsWhenItRollsBack) {
+  TxStoreObject other = harness_.OpenAnother();
+  ASSERT_TRUE(other);
+  std::atomic<bool> first_inside{false};
+  std::atomic<bool> first_done{false};
+  std::atomic<bool> second_ran_before_first_ended{false};
+  std::thread first([&] {
+    Result<TransactionalResult> r =
+        Run([&](SqlTransaction& tx, const DedupRecord& claim, std::optional<std::string>&) {
+          if (Status s = InsertBusinessRow(tx, claim.key, "first"); !s.ok()) return s;
+          first_inside = true;
+          std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the second run is waiting by now
+          first_done = true;
+          return Status::Unavailable("first attempt fails");
+        });
+    EXPECT_TRUE(r.ok() && r->outcome == TransactionalOutcome::kHandlerFailed);
+  });
+  while (!first_inside) std::this_thread::yield();
+  Result<TransactionalResult> second =
+      other.tx->RunOnce(TxReq("order-1", "consumer-b"),
+                        [&](SqlTransaction& tx, const DedupRecord& claim, std::optional<std::string>&) {
+                          second_ran_before_first_ended = !first_done;
+                          return InsertBusinessRow(tx, claim.key, "second");
+                        });
+  first.join();
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  EXPECT_EQ(second->outcome, TransactionalOutcome::kCommitted);
+  EXPECT_FALSE(second_ran_before_first_ended);
+  EXPECT_EQ(BusinessRows(), 1);
+  Result<std::optional<DedupRecord>> stored = harness_.store().Get(kGroup, "order-1");
+  ASSERT_TRUE(stored.ok() && stored->has_value());
+  EXPECT_EQ((*stored)->state, DedupState::kConsumed);
+  EXPECT_EQ((*stored)->owner, "consumer-b");
+}
+
+// The connection dies before the commit's reply arrives: the outcome is unknown to the store, so RunOnce
+// answers kUnavailable (redeliver) — neither kCommitted nor a recorded failure. Here the server had rolled
+// back, so nothing is kept and the next run commits.
+TEST_F(MysqlTransactionalTest, ConnectionLostBeforeTheCommitReplyIsUnavailable) {
+  Result<TransactionalResult> r =
+      Run([&](SqlTransaction& tx, const DedupRecord& claim, std::optional<std::string>&) {
+        Result<std::vector<SqlRow>> id = tx.Query("SELECT CONNECTION_ID()");
+        if (!id.ok()) return id.status();
+        if (Status s = InsertBusinessRow(tx, claim.key, "lost"); !s.ok()) return s;
+        std::string error;
+        if (!harness_.server()->Run("KILL CONNECTION " + (*id)[0][0].value_or("0"), &error)) {
+          return Status::IoError(error);
+        }
+        return Status::Ok();
+      });
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kUnavailable) << r.status().ToString();
+  EXPECT_EQ(BusinessRows(), 0);
+  Result<std::optional<DedupRecord>> stored = harness_.store().Get(kGroup, "order-1");
+  ASSERT_TRUE(stored.ok()) << stored.status().ToString();
+  EXPECT_FALSE(stored->has_value());
+  int calls = 0;
+  Result<TransactionalResult> again =
+      Run([&](SqlTransaction& tx, const DedupRecord& claim, std::optional<std::string>&) {
+        ++calls;
+        return InsertBusinessRow(tx, claim.key, "paid");
+      });
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->outcome, TransactionalOutcome::kCommitted);
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(BusinessRows(), 1);
+}
+
+}  // namespace
+}  // namespace oncemq::client::txconformance
