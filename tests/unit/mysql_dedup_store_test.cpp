@@ -443,6 +443,16 @@ TEST(MysqlPlaceholderTest, BindsInOrderOutsideQuotedTextAndComments) {
   EXPECT_EQ(BindPlaceholders("SELECT ?; DROP TABLE t", one, quote).status().code(),
             StatusCode::kInvalidArgument);
   EXPECT_TRUE(BindPlaceholders("SELECT ';' -- ;\n", {}, quote).ok());
+  Result<std::string> trailing = BindPlaceholders("SELECT 1;  -- done\n /* really */ ", {}, quote);
+  ASSERT_TRUE(trailing.ok()) << trailing.status().ToString();
+  EXPECT_EQ(*trailing, "SELECT 1");
+  EXPECT_EQ(BindPlaceholders("SELECT 1; -- done\n SELECT 2", {}, quote).status().code(),
+            StatusCode::kInvalidArgument);
+  // MySQL's "--" starts a comment only before a blank: a--1 is a minus a negative one.
+  const std::vector<SqlParam> two = {"x", "y"};
+  Result<std::string> minus = BindPlaceholders("SELECT ?--1, ?", two, quote);
+  ASSERT_TRUE(minus.ok()) << minus.status().ToString();
+  EXPECT_EQ(*minus, "SELECT <x>--1, <y>");
 }
 
 }  // namespace

@@ -111,9 +111,16 @@ size_t SkipComment(std::string_view sql, size_t i) {
   return i;
 }
 
-bool OnlySpace(std::string_view text) {
-  for (char c : text) {
-    if (!std::isspace(static_cast<unsigned char>(c))) return false;
+// True if sql[from…] holds nothing but blanks and comments.
+bool OnlySpaceAndComments(std::string_view sql, size_t from) {
+  for (size_t i = from; i < sql.size();) {
+    if (std::isspace(static_cast<unsigned char>(sql[i]))) {
+      ++i;
+    } else if (const size_t end = SkipComment(sql, i); end != i) {
+      i = end;
+    } else {
+      return false;
+    }
   }
   return true;
 }
@@ -195,7 +202,7 @@ Result<std::string> BindPlaceholders(std::string_view sql, std::span<const SqlPa
       continue;
     }
     if (c == ';') {
-      if (!OnlySpace(sql.substr(i + 1))) {
+      if (!OnlySpaceAndComments(sql, i + 1)) {
         return Status::InvalidArgument("mysql: one statement per call; ';' outside quoted text in: " +
                                        std::string(sql));
       }

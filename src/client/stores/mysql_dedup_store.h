@@ -27,10 +27,16 @@
 // reply was lost is not (its outcome is unknown). Other SQL errors are kIoError; a row that cannot be
 // parsed is kCorruption.
 // Transactional mode (RunOnce): see transactional_dedup_store.h. The claim is the Claim transaction above
-// for one key, left open; the handler runs in it (SqlTransaction: `?` placeholders bound in order as
-// escaped literals, one statement per call); then the CONSUMED record is written and committed in one round
-// trip. A second RunOnce of the key waits on the row lock (up to lock_wait_timeout) and then sees
-// kDuplicate, or runs if the first rolled back.
+// for one key, left open (the server's isolation level, REPEATABLE READ by default); the handler runs in
+// it; then the CONSUMED record is written and committed in one round trip. A second RunOnce of the key
+// waits on the row lock (up to lock_wait_timeout) and then sees kDuplicate, or runs if the first rolled
+// back. The handler's SqlTransaction binds `?` in order as escaped literals ('…', or X'…' for bytes that
+// are not UTF-8; so not where SQL wants a number literal, such as LIMIT) and takes one statement per call.
+// It refuses COMMIT, ROLLBACK, BEGIN, START TRANSACTION and XA (kInvalidArgument; SAVEPOINT and ROLLBACK TO
+// are fine); if the transaction ends anyway (a deadlock, a lost connection, DDL's implicit commit, the
+// native handle), later statements are refused and the run fails. A statement's own error (syntax, a
+// constraint, a missing table) is kInvalidArgument; deadlocks, lock wait timeouts and lost connections
+// keep their retriable codes. Execute counts matched rows (CLIENT_FOUND_ROWS), as SQLite and PostgreSQL do.
 // Thread safety: every method may be called from any thread.
 #pragma once
 
