@@ -8,7 +8,7 @@ packages=(
   libasio-dev librdkafka-dev libsqlite3-dev libhiredis-dev libpq-dev libmariadb-dev
   nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
   zlib1g-dev libzstd-dev liblz4-dev libsnappy-dev
-  libgtest-dev libgmock-dev libbenchmark-dev redis-server postgresql mariadb-server
+  libgtest-dev libgmock-dev libbenchmark-dev libssl-dev redis-server postgresql mariadb-server
   kcat procps curl python3
 )
 

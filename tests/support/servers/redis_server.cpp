@@ -103,10 +103,29 @@ bool RedisServer::StartOnce(const std::string& binary, std::string* error,
     *error = "no free port";
     return false;
   }
+  return Launch(binary, error, ready_timeout);
+}
+
+bool RedisServer::Restart(std::string* error, std::chrono::milliseconds ready_timeout) {
+  Stop();
+  return Launch(FindRedisServer(), error, ready_timeout);
+}
+
+void RedisServer::Kill() {
+  Stop();
+}
+
+bool RedisServer::Launch(const std::string& binary, std::string* error,
+                         std::chrono::milliseconds ready_timeout) {
   const std::string log = dir_ + "/redis.log";
-  const std::vector<std::string> args = {
-      binary,  "--port", std::to_string(port_), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+  std::vector<std::string> args = {
+      binary,  "--port", std::to_string(port_), "--bind", "127.0.0.1", "--save", "",
       "--dir", dir_,     "--logfile",           log};
+  if (durable_) {
+    args.insert(args.end(), {"--appendonly", "yes", "--appendfsync", "always"});
+  } else {
+    args.insert(args.end(), {"--appendonly", "no"});
+  }
   const pid_t parent = ::getpid();
   pid_ = ::fork();
   if (pid_ < 0) {

@@ -19,7 +19,8 @@ namespace oncemq::testing {
 
 class RedisServer {
  public:
-  RedisServer() = default;
+  // durable: --appendonly yes --appendfsync always, so the data outlive Kill() + Restart().
+  explicit RedisServer(bool durable = false) : durable_(durable) {}
   ~RedisServer();
   RedisServer(const RedisServer&) = delete;
   RedisServer& operator=(const RedisServer&) = delete;
@@ -34,14 +35,22 @@ class RedisServer {
   // Runs one command (words separated by spaces) on a connection of its own; false on an error reply.
   [[nodiscard]] bool Run(const std::string& command, std::string* error);
 
+  // SIGKILLs the server (its clients see the connection drop); Restart() brings it back on the same
+  // port and directory. REQUIRES for Restart: a successful Start().
+  void Kill();
+  [[nodiscard]] bool Restart(std::string* error,
+                             std::chrono::milliseconds ready_timeout = std::chrono::seconds(10));
+
   int port() const { return port_; }
   std::string uri() const { return "redis://127.0.0.1:" + std::to_string(port_) + "/0"; }
 
  private:
   bool StartOnce(const std::string& binary, std::string* error, std::chrono::milliseconds ready_timeout);
+  bool Launch(const std::string& binary, std::string* error, std::chrono::milliseconds ready_timeout);
   void Stop();
   std::string LogTail() const;
 
+  bool durable_ = false;
   pid_t pid_ = -1;
   int port_ = 0;
   std::string dir_;

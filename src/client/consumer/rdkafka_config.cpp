@@ -1,0 +1,69 @@
+#include "client/consumer/rdkafka_config.h"
+
+#include <array>
+
+namespace oncemq::client {
+
+Result<std::unique_ptr<RdKafka::Conf>> MakeRdKafkaConf(const std::map<std::string, std::string>& settings) {
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  std::string error;
+  for (const auto& [name, value] : settings) {
+    if (conf->set(name, value, error) != RdKafka::Conf::CONF_OK) {
+      return Status::InvalidArgument("librdkafka setting " + name + "=" + value + ": " + error);
+    }
+  }
+  return conf;
+}
+
+namespace {
+
+template <auto kDestroy>
+struct Deleter {
+  template <typename T>
+  void operator()(T* object) const {
+    kDestroy(object);
+  }
+};
+using QueuePtr = std::unique_ptr<rd_kafka_queue_t, Deleter<rd_kafka_queue_destroy>>;
+using EventPtr = std::unique_ptr<rd_kafka_event_t, Deleter<rd_kafka_event_destroy>>;
+using OptionsPtr = std::unique_ptr<rd_kafka_AdminOptions_t, Deleter<rd_kafka_AdminOptions_destroy>>;
+using NewTopicPtr = std::unique_ptr<rd_kafka_NewTopic_t, Deleter<rd_kafka_NewTopic_destroy>>;
+
+}  // namespace
+
+Status CreateMissingTopics(rd_kafka_t* handle, const std::vector<std::string>& names, int partitions,
+                           std::chrono::milliseconds timeout) {
+  if (names.empty()) return Status::Ok();
+  std::array<char, 512> error{};
+  std::vector<NewTopicPtr> owned;
+  std::vector<rd_kafka_NewTopic_t*> topics;
+  for (const std::string& name : names) {
+    owned.emplace_back(rd_kafka_NewTopic_new(name.c_str(), partitions, -1, error.data(), error.size()));
+    if (owned.back() == nullptr) return Status::InvalidArgument("topic " + name + ": " + error.data());
+    topics.push_back(owned.back().get());
+  }
+  OptionsPtr options(rd_kafka_AdminOptions_new(handle, RD_KAFKA_ADMIN_OP_CREATETOPICS));
+  const int timeout_ms = static_cast<int>(timeout.count());
+  rd_kafka_AdminOptions_set_request_timeout(options.get(), timeout_ms, error.data(), error.size());
+  rd_kafka_AdminOptions_set_operation_timeout(options.get(), timeout_ms, error.data(), error.size());
+  QueuePtr queue(rd_kafka_queue_new(handle));
+  rd_kafka_CreateTopics(handle, topics.data(), topics.size(), options.get(), queue.get());
+  EventPtr event(rd_kafka_queue_poll(queue.get(), timeout_ms + 1'000));
+  if (event == nullptr) return Status::Unavailable("creating topics: no answer from the cluster in time");
+  if (rd_kafka_event_error(event.get()) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return Status::Unavailable(std::string("creating topics: ") + rd_kafka_event_error_string(event.get()));
+  }
+  size_t count = 0;
+  const rd_kafka_topic_result_t** results =
+      rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(event.get()), &count);
+  for (size_t i = 0; i < count; ++i) {
+    rd_kafka_resp_err_t err = rd_kafka_topic_result_error(results[i]);
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR || err == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) continue;
+    const char* detail = rd_kafka_topic_result_error_string(results[i]);
+    return Status::Unavailable(std::string("creating topic ") + rd_kafka_topic_result_name(results[i]) +
+                               ": " + (detail != nullptr ? detail : rd_kafka_err2str(err)));
+  }
+  return Status::Ok();
+}
+
+}  // namespace oncemq::client

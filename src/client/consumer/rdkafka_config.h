@@ -1,0 +1,26 @@
+// librdkafka plumbing shared by the SDK's consumer and producers: building a configuration from a map, and
+// creating topics that do not exist yet.
+#pragma once
+
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafkacpp.h>
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "oncemq/status.h"
+
+namespace oncemq::client {
+
+// A global configuration with every setting applied; kInvalidArgument names the first one refused.
+Result<std::unique_ptr<RdKafka::Conf>> MakeRdKafkaConf(const std::map<std::string, std::string>& settings);
+
+// Creates those of `names` that do not exist, with `partitions` each; existing topics are left as they are.
+// kUnavailable when the cluster does not answer within `timeout`.
+Status CreateMissingTopics(rd_kafka_t* handle, const std::vector<std::string>& names, int partitions,
+                           std::chrono::milliseconds timeout);
+
+}  // namespace oncemq::client

@@ -1,0 +1,629 @@
+// The idempotent consumer (include/oncemq/idempotent_consumer.h) against the real broker, real librdkafka
+// and real stores (SQLite files, and redis-server, PostgreSQL and MariaDB servers started here):
+//   1. two consumers in one group, every business key sent twice — at the same moment to two partitions,
+//      and again after the first copy was consumed: each key's effect happens exactly once, per store;
+//   2. a handler that always fails: the message walks the retry levels in order with the attempt header
+//      counting, and lands in the dead-letter topic with its headers; a non-retryable error goes straight
+//      there;
+//   3. a consumer SIGKILLed inside its handler: lease mode handles the message again only once the lease
+//      has run out (store clock), transactional mode leaves no trace of the killed attempt;
+//   4. the store goes away mid-run: no handler runs without protection while it is down, processing resumes
+//      when it is back, nothing is lost.
+// The helper process of case 3 is this binary re-run with --killed-consumer-helper.
+#include <gtest/gtest.h>
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafkacpp.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "client/consumer/rdkafka_config.h"
+#include "client/stores/open_dedup_store.h"
+#include "oncemq/idempotent_consumer.h"
+#include "support/broker_process.h"
+#include "support/rdkafka_util.h"
+#include "support/servers/redis_server.h"
+
+namespace oncemq::testing {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+constexpr auto kBound = seconds(90);  // the bound on every wait for a condition
+constexpr char kHelperFlag[] = "--killed-consumer-helper";
+constexpr int kPartitions = 4;
+
+bool WaitFor(const std::function<bool()>& done, Clock::duration bound = kBound) {
+  const auto deadline = Clock::now() + bound;
+  for (;;) {
+    if (done()) return true;
+    if (Clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+}
+
+std::vector<std::string> BrokerArgs() {
+  return {"--partitions",
+          std::to_string(kPartitions),
+          "--group-initial-rebalance-delay-ms",
+          "0",
+          "--group-min-session-timeout-ms",
+          "1000"};
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Sending messages that carry a business key in oncemq-msg-id.
+
+struct Outgoing {
+  int32_t partition;
+  std::string key;
+  std::string payload;
+};
+
+std::string Send(const std::string& address, const std::string& topic,
+                 const std::vector<Outgoing>& messages) {
+  std::string error;
+  auto conf = MakeRdKafkaConf(
+      {{"bootstrap.servers", address}, {"acks", "all"}, {"enable.idempotence", "true"}, {"linger.ms", "2"}},
+      &error);
+  if (conf == nullptr) return error;
+  std::unique_ptr<RdKafka::Producer> producer(RdKafka::Producer::create(conf.get(), error));
+  if (producer == nullptr) return "producer: " + error;
+  for (const Outgoing& m : messages) {
+    RdKafka::Headers* headers = RdKafka::Headers::create();
+    headers->add(std::string(headers::kMsgId), m.key);
+    RdKafka::ErrorCode err = producer->produce(topic, m.partition, RdKafka::Producer::RK_MSG_COPY,
+                                               const_cast<char*>(m.payload.data()), m.payload.size(),
+                                               m.key.data(), m.key.size(), 0, headers, nullptr);
+    if (err != RdKafka::ERR_NO_ERROR) {
+      delete headers;
+      return "produce: " + RdKafka::err2str(err);
+    }
+    producer->poll(0);
+  }
+  const auto deadline = Clock::now() + kBound;
+  while (producer->outq_len() > 0 && Clock::now() < deadline) producer->flush(200);
+  return producer->outq_len() == 0 ? "" : "messages unacknowledged after the bound";
+}
+
+std::string CreateTopic(const std::string& address, const std::string& topic, int partitions) {
+  std::string error;
+  auto conf = MakeRdKafkaConf({{"bootstrap.servers", address}}, &error);
+  if (conf == nullptr) return error;
+  std::unique_ptr<RdKafka::Producer> producer(RdKafka::Producer::create(conf.get(), error));
+  if (producer == nullptr) return error;
+  Status created = client::CreateMissingTopics(producer->c_ptr(), {topic}, partitions, seconds(30));
+  return created.ok() ? "" : created.ToString();
+}
+
+// A message read back, copied out (librdkafka does not let a consumer close while its messages live).
+struct ReadMessage {
+  int32_t partition = 0;
+  int64_t offset = 0;
+  std::string payload;
+  std::map<std::string, std::string> headers;  // the last value of each name
+  std::optional<std::string> Header(std::string_view name) const {
+    auto it = headers.find(std::string(name));
+    return it == headers.end() ? std::nullopt : std::optional(it->second);
+  }
+};
+
+ReadMessage CopyOut(RdKafka::Message& m) {
+  ReadMessage out{.partition = m.partition(),
+                  .offset = m.offset(),
+                  .payload = std::string(static_cast<const char*>(m.payload()), m.len()),
+                  .headers = {}};
+  rd_kafka_headers_t* headers = nullptr;
+  if (rd_kafka_message_headers(m.c_ptr(), &headers) != RD_KAFKA_RESP_ERR_NO_ERROR) return out;
+  const char* name = nullptr;
+  const void* value = nullptr;
+  size_t size = 0;
+  for (size_t i = 0; rd_kafka_header_get_all(headers, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
+       ++i) {
+    out.headers[name] = std::string(static_cast<const char*>(value), size);
+  }
+  return out;
+}
+
+// Every message of a topic (all partitions, from the start to the current end), read without a group.
+std::vector<ReadMessage> ReadAll(const std::string& address, const std::string& topic, int partitions,
+                                 std::string* error) {
+  std::vector<ReadMessage> out;
+  auto conf = MakeRdKafkaConf(
+      {{"bootstrap.servers", address}, {"group.id", "reader-unused"}, {"enable.auto.commit", "false"}},
+      error);
+  if (conf == nullptr) return out;
+  ConsumerPtr consumer(RdKafka::KafkaConsumer::create(conf.get(), *error));
+  if (!consumer) return out;
+  std::map<int32_t, int64_t> ends;
+  std::vector<std::pair<int32_t, int64_t>> starts;
+  for (int32_t p = 0; p < partitions; ++p) {
+    int64_t low = 0, high = 0;
+    if (consumer->query_watermark_offsets(topic, p, &low, &high, 10'000) != RdKafka::ERR_NO_ERROR) {
+      *error = "watermarks of " + topic;
+      return out;
+    }
+    ends[p] = high;
+    starts.emplace_back(p, low);
+  }
+  AssignPartitions(*consumer, topic, starts);
+  std::map<int32_t, int64_t> next;
+  for (auto& [p, low] : starts) next[p] = low;
+  auto finished = [&] {
+    for (auto& [p, end] : ends) {
+      if (next[p] < end) return false;
+    }
+    return true;
+  };
+  const auto deadline = Clock::now() + kBound;
+  while (!finished() && Clock::now() < deadline) {
+    std::unique_ptr<RdKafka::Message> m(consumer->consume(200));
+    if (!m || m->err() != RdKafka::ERR_NO_ERROR) continue;
+    next[m->partition()] = m->offset() + 1;
+    out.push_back(CopyOut(*m));
+  }
+  if (!finished()) *error = "could not read " + topic + " to its end";
+  return out;
+}
+
+// The group's committed offset and the end offset of each partition of `topic`.
+struct Progress {
+  std::map<int32_t, int64_t> committed, end;
+};
+Progress ProgressOf(const std::string& address, const std::string& group, const std::string& topic,
+                    int partitions, std::string* error) {
+  Progress progress;
+  auto conf = MakeRdKafkaConf({{"bootstrap.servers", address}, {"group.id", group}}, error);
+  if (conf == nullptr) return progress;
+  ConsumerPtr consumer(RdKafka::KafkaConsumer::create(conf.get(), *error));
+  if (!consumer) return progress;
+  std::vector<RdKafka::TopicPartition*> tps;
+  for (int32_t p = 0; p < partitions; ++p) tps.push_back(RdKafka::TopicPartition::create(topic, p));
+  if (consumer->committed(tps, 10'000) != RdKafka::ERR_NO_ERROR) *error = "committed() failed";
+  for (RdKafka::TopicPartition* tp : tps) {
+    progress.committed[tp->partition()] = tp->offset();
+    int64_t low = 0, high = 0;
+    consumer->query_watermark_offsets(topic, tp->partition(), &low, &high, 10'000);
+    progress.end[tp->partition()] = high;
+  }
+  RdKafka::TopicPartition::destroy(tps);
+  return progress;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// What handlers did.
+
+class Ledger {
+ public:
+  void Effect(const std::string& key, const std::string& by) {
+    std::lock_guard lock(mu_);
+    ++effects_[key];
+    by_[key].insert(by);
+  }
+  size_t Keys() const {
+    std::lock_guard lock(mu_);
+    return effects_.size();
+  }
+  std::map<std::string, int> Effects() const {
+    std::lock_guard lock(mu_);
+    return effects_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::string, int> effects_;
+  std::map<std::string, std::set<std::string>> by_;
+};
+
+// A consumer running Run() on a thread of its own.
+class RunningConsumer {
+ public:
+  ~RunningConsumer() { StopAndJoin(); }
+  std::string Start(IdempotentConsumerOptions options, MessageHandler handler) {
+    auto consumer = IdempotentConsumer::Create(std::move(options), std::move(handler));
+    if (!consumer.ok()) return consumer.status().ToString();
+    consumer_ = std::move(*consumer);
+    thread_ = std::thread([this] { run_status_ = consumer_->Run(); });
+    return "";
+  }
+  void StopAndJoin() {
+    if (!consumer_) return;
+    consumer_->Stop();
+    if (thread_.joinable()) thread_.join();
+  }
+  ConsumerStats stats() const { return consumer_ ? consumer_->stats() : ConsumerStats{}; }
+  const Status& run_status() const { return run_status_; }
+
+ private:
+  std::unique_ptr<IdempotentConsumer> consumer_;
+  std::thread thread_;
+  Status run_status_;
+};
+
+IdempotentConsumerOptions BaseOptions(const std::string& address, const std::string& group,
+                                      const std::string& topic) {
+  IdempotentConsumerOptions options;
+  options.bootstrap_servers = address;
+  options.group = group;
+  options.topics = {topic};
+  options.kafka_config = {{"session.timeout.ms", "3000"}, {"heartbeat.interval.ms", "300"}};
+  options.retry.delays = {milliseconds(200), milliseconds(400), milliseconds(800)};
+  options.max_store_backoff = milliseconds(500);
+  options.lease = seconds(10);
+  return options;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Stores under test, each reachable by a URI.
+
+class StoreServers {
+ public:
+  static std::string RedisUri(std::string* error) {
+    if (!redis_) {
+      auto server = std::make_unique<RedisServer>();
+      if (!server->Start(error)) return "";
+      redis_ = std::move(server);
+    }
+    return redis_->uri();
+  }
+  static void StopAll() { redis_.reset(); }
+
+ private:
+  static inline std::unique_ptr<RedisServer> redis_;
+};
+
+struct StoreKind {
+  const char* name;
+  // A fresh store location for one test: a URI every consumer of the test opens.
+  std::function<std::string(const std::string& work_dir, std::string* error)> uri;
+};
+
+void PrintTo(const StoreKind& kind, std::ostream* os) {
+  *os << kind.name;
+}
+
+std::vector<StoreKind> LeaseStores() {
+  return {
+      StoreKind{"Sqlite",
+                [](const std::string& dir, std::string*) { return "sqlite://" + dir + "/dedup.db"; }},
+      StoreKind{"Redis",
+                [](const std::string&, std::string* error) { return StoreServers::RedisUri(error); }},
+  };
+}
+
+std::shared_ptr<DedupStore> OpenStore(const std::string& uri) {
+  auto store = client::OpenDedupStore(uri);
+  EXPECT_TRUE(store.ok()) << uri << ": " << store.status().ToString();
+  return store.ok() ? std::shared_ptr<DedupStore>(std::move(*store)) : nullptr;
+}
+
+class ConsumerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    broker_ = std::make_unique<BrokerProcess>(BrokerArgs());
+    std::string error;
+    ASSERT_TRUE(broker_->Start(&error)) << error;
+    ASSERT_EQ(CreateTopic(broker_->address(), "orders", kPartitions), "");
+  }
+  static void TearDownTestSuite() { StoreServers::StopAll(); }
+
+  void ExpectAllCommitted(const std::string& group, const std::string& topic, int partitions) {
+    std::string error;
+    Progress progress = ProgressOf(broker_->address(), group, topic, partitions, &error);
+    ASSERT_EQ(error, "");
+    for (int32_t p = 0; p < partitions; ++p) {
+      if (progress.end[p] == 0) continue;  // an empty partition has nothing to commit
+      EXPECT_EQ(progress.committed[p], progress.end[p]) << topic << "/" << p << " not committed to its end";
+    }
+  }
+
+  std::unique_ptr<BrokerProcess> broker_;
+};
+
+class ConsumerStoreTest : public ConsumerTest, public ::testing::WithParamInterface<StoreKind> {};
+
+// ---------------------------------------------------------------------------------------------------
+// 1. Every key twice (and some a third time), two consumers: one effect per key.
+
+TEST_P(ConsumerStoreTest, EveryKeySentTwiceTakesEffectOnceAcrossTwoConsumers) {
+  std::string error;
+  const std::string uri = GetParam().uri(broker_->work_dir(), &error);
+  ASSERT_NE(uri, "") << error;
+  constexpr int kKeys = 300;
+  constexpr int kLateCopies = 60;
+  Ledger ledger;
+  RunningConsumer a, b;
+  for (auto [consumer, name] : {std::pair{&a, "a"}, std::pair{&b, "b"}}) {
+    IdempotentConsumerOptions options = BaseOptions(broker_->address(), "billing", "orders");
+    options.store = OpenStore(uri);
+    ASSERT_NE(options.store, nullptr);
+    options.owner = name;
+    options.max_batch = 64;
+    ASSERT_EQ(
+        consumer->Start(options,
+                        [&ledger, name = std::string(name)](const MessageView&, HandlerContext& context) {
+                          ledger.Effect(std::string(context.key), name);
+                          return Status::Ok();
+                        }),
+        "");
+  }
+  // Both members own partitions before anything is sent (4 of orders, 3 retry levels).
+  ASSERT_TRUE(WaitFor([&] {
+    const uint64_t owned_a = a.stats().assigned_partitions, owned_b = b.stats().assigned_partitions;
+    return owned_a > 0 && owned_b > 0 && owned_a + owned_b == kPartitions + 3;
+  }));
+  // Both copies at the same moment, on two partitions the two members split.
+  std::vector<Outgoing> wave;
+  for (int k = 0; k < kKeys; ++k) {
+    const std::string key = "order-" + std::to_string(k);
+    wave.push_back({k % kPartitions, key, "amount=" + std::to_string(k)});
+    wave.push_back({(k + 1) % kPartitions, key, "amount=" + std::to_string(k)});
+  }
+  ASSERT_EQ(Send(broker_->address(), "orders", wave), "");
+  ASSERT_TRUE(WaitFor([&] { return ledger.Keys() == kKeys; })) << ledger.Keys() << " keys took effect";
+
+  // Late copies, after the first was consumed.
+  std::vector<Outgoing> late;
+  for (int k = 0; k < kLateCopies; ++k) {
+    late.push_back({(k + 2) % kPartitions, "order-" + std::to_string(k), "amount=" + std::to_string(k)});
+  }
+  ASSERT_EQ(Send(broker_->address(), "orders", late), "");
+  auto duplicates = [&] { return a.stats().duplicates + b.stats().duplicates; };
+  ASSERT_TRUE(WaitFor([&] { return duplicates() == kKeys + kLateCopies; }))
+      << duplicates() << " duplicates seen, want " << kKeys + kLateCopies;
+  a.StopAndJoin();
+  b.StopAndJoin();
+
+  for (const auto& [key, effects] : ledger.Effects()) EXPECT_EQ(effects, 1) << key;
+  EXPECT_EQ(a.stats().handled + b.stats().handled, static_cast<uint64_t>(kKeys));
+  EXPECT_GT(a.stats().handled, 0u);
+  EXPECT_GT(b.stats().handled, 0u);
+  EXPECT_EQ(a.stats().store_failures + b.stats().store_failures, 0u);
+  ExpectAllCommitted("billing", "orders", kPartitions);
+  ExpectAllCommitted("billing", "billing.retry.1", 1);
+}
+
+INSTANTIATE_TEST_SUITE_P(Stores, ConsumerStoreTest, ::testing::ValuesIn(LeaseStores()),
+                         [](const ::testing::TestParamInfo<StoreKind>& info) { return info.param.name; });
+
+// ---------------------------------------------------------------------------------------------------
+// 2. Retry levels and the dead-letter topic.
+
+TEST_F(ConsumerTest, FailingHandlerWalksTheRetryLevelsIntoTheDeadLetterTopic) {
+  struct Try {
+    std::string topic;
+    int32_t attempt;
+  };
+  std::mutex mu;
+  std::vector<Try> poison_tries;
+  RunningConsumer consumer;
+  IdempotentConsumerOptions options = BaseOptions(broker_->address(), "billing", "orders");
+  options.store = OpenStore("sqlite://" + broker_->work_dir() + "/dedup.db");
+  options.retry =
+      RetryPolicy{.delays = {milliseconds(100), milliseconds(200), milliseconds(300)}, .max_attempts = 4};
+  ASSERT_EQ(consumer.Start(options,
+                           [&](const MessageView& message, HandlerContext& context) -> Status {
+                             if (context.key == "malformed")
+                               return Status::InvalidArgument("cannot parse order");
+                             if (context.key != "poison") return Status::Ok();
+                             std::lock_guard lock(mu);
+                             poison_tries.push_back({std::string(message.topic), context.attempt});
+                             return Status::IoError("payment service down");
+                           }),
+            "");
+  ASSERT_EQ(Send(broker_->address(), "orders",
+                 {{1, "fine", "ok"}, {1, "poison", "pay 10"}, {2, "malformed", "{"}, {1, "fine-2", "ok"}}),
+            "");
+  ASSERT_TRUE(WaitFor([&] { return consumer.stats().dead_lettered == 2; }))
+      << consumer.stats().dead_lettered << " dead-lettered";
+  consumer.StopAndJoin();
+
+  {
+    std::lock_guard lock(mu);
+    ASSERT_EQ(poison_tries.size(), 4u);
+    const std::vector<std::string> topics = {"orders", "billing.retry.1", "billing.retry.2",
+                                             "billing.retry.3"};
+    for (size_t i = 0; i < 4; ++i) {
+      EXPECT_EQ(poison_tries[i].topic, topics[i]) << "try " << i;
+      EXPECT_EQ(poison_tries[i].attempt, static_cast<int32_t>(i + 1)) << "try " << i;
+    }
+  }
+  EXPECT_EQ(consumer.stats().retried, 3u);
+  EXPECT_EQ(consumer.stats().handled, 2u);
+
+  // The retry copies carry the attempt count so far.
+  std::string error;
+  for (int level = 1; level <= 3; ++level) {
+    auto copies = ReadAll(broker_->address(), "billing.retry." + std::to_string(level), 1, &error);
+    ASSERT_EQ(error, "");
+    ASSERT_EQ(copies.size(), 1u) << "level " << level;
+    EXPECT_EQ(copies[0].Header(headers::kAttempt), std::to_string(level));
+    EXPECT_EQ(copies[0].Header(headers::kOriginTopic), "orders");
+  }
+  auto dead = ReadAll(broker_->address(), "billing.dlq", 1, &error);
+  ASSERT_EQ(error, "");
+  ASSERT_EQ(dead.size(), 2u);
+  std::map<std::string, ReadMessage> by_key;
+  for (ReadMessage& m : dead) by_key[m.Header(headers::kMsgId).value_or("")] = m;
+  ASSERT_TRUE(by_key.contains("poison") && by_key.contains("malformed"));
+  const ReadMessage& poison = by_key["poison"];
+  EXPECT_EQ(poison.payload, "pay 10");
+  EXPECT_EQ(poison.Header(headers::kAttempt), "4");
+  EXPECT_EQ(poison.Header(headers::kOriginTopic), "orders");
+  EXPECT_EQ(poison.Header(headers::kOriginPartition), "1");
+  EXPECT_EQ(poison.Header(headers::kOriginOffset), "1");
+  EXPECT_NE(poison.Header(headers::kError).value_or("").find("payment service down"), std::string::npos);
+  const ReadMessage& malformed = by_key["malformed"];
+  EXPECT_EQ(malformed.Header(headers::kAttempt), "1");
+  EXPECT_EQ(malformed.Header(headers::kOriginPartition), "2");
+  EXPECT_NE(malformed.Header(headers::kError).value_or("").find("cannot parse order"), std::string::npos);
+
+  ExpectAllCommitted("billing", "orders", kPartitions);
+  for (int level = 1; level <= 3; ++level)
+    ExpectAllCommitted("billing", "billing.retry." + std::to_string(level), 1);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// 3. A consumer killed inside its handler.
+
+// The helper: consumes `orders` in GROUP with the store at URI; its handler appends "KEY TOKEN" to REPORT
+// and, for KILL_KEY, SIGKILLs its own process right after.
+int HelperMain(int argc, char** argv) {
+  if (argc != 7) {
+    std::fprintf(stderr, "usage: %s %s ADDRESS GROUP URI KILL_KEY REPORT\n", argv[0], kHelperFlag);
+    return 2;
+  }
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  const std::string address = argv[2], group = argv[3], uri = argv[4], kill_key = argv[5], report = argv[6];
+  IdempotentConsumerOptions options = BaseOptions(address, group, "orders");
+  auto store = client::OpenDedupStore(uri);
+  if (!store.ok()) return 3;
+  options.store = std::shared_ptr<DedupStore>(std::move(*store));
+  auto consumer = IdempotentConsumer::Create(options, [&](const MessageView&, HandlerContext& context) {
+    std::ofstream(report, std::ios::app) << context.key << " " << context.fencing_token << std::endl;
+    if (context.key == kill_key) ::raise(SIGKILL);
+    return Status::Ok();
+  });
+  if (!consumer.ok()) return 4;
+  return (*consumer)->Run().ok() ? 0 : 5;
+}
+
+TEST_F(ConsumerTest, LeaseModeHandlesAKilledConsumersMessageAgainOnlyAfterTheLeaseRanOut) {
+  const std::string uri = "sqlite://" + broker_->work_dir() + "/dedup.db";
+  const std::string report = broker_->work_dir() + "/helper-report.txt";
+  std::vector<Outgoing> messages;
+  for (int k = 0; k < 10; ++k) messages.push_back({0, "k" + std::to_string(k), "p"});
+  ASSERT_EQ(Send(broker_->address(), "orders", messages), "");
+
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    std::string self = "/proc/self/exe";
+    std::vector<std::string> args = {self, kHelperFlag, broker_->address(), "billing", uri, "k3", report};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  int status = 0;
+  ASSERT_TRUE(WaitFor([&] { return ::waitpid(child, &status, WNOHANG) == child; }));
+  ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "helper status " << status;
+
+  // The killed claim: CONSUMING, with the lease the helper took.
+  std::shared_ptr<DedupStore> store = OpenStore(uri);
+  auto killed = store->Get("billing", "k3");
+  ASSERT_TRUE(killed.ok() && killed->has_value());
+  ASSERT_EQ((*killed)->state, DedupState::kConsuming);
+  const int64_t lease_end = (*killed)->lease_until_ms;
+  const int64_t killed_token = (*killed)->fencing_token;
+
+  std::mutex mu;
+  std::map<std::string, int> runs;
+  int64_t k3_store_time = 0, k3_token = 0;
+  RunningConsumer survivor;
+  IdempotentConsumerOptions options = BaseOptions(broker_->address(), "billing", "orders");
+  options.store = store;
+  ASSERT_EQ(survivor.Start(options,
+                           [&](const MessageView&, HandlerContext& context) {
+                             std::lock_guard lock(mu);
+                             ++runs[std::string(context.key)];
+                             if (context.key == "k3") {
+                               k3_store_time = store->NowMs().value();
+                               k3_token = context.fencing_token;
+                             }
+                             return Status::Ok();
+                           }),
+            "");
+  ASSERT_TRUE(WaitFor([&] {
+    std::lock_guard lock(mu);
+    return runs.contains("k9") && runs.contains("k3");
+  }));
+  survivor.StopAndJoin();
+
+  // k0..k2 were done by the helper; k3 only after its lease ended, under a larger token; k4..k9 once.
+  std::ifstream in(report);
+  std::map<std::string, int> helper_runs;
+  std::string key;
+  int64_t token;
+  while (in >> key >> token) ++helper_runs[key];
+  EXPECT_EQ(helper_runs["k3"], 1);
+  EXPECT_GE(k3_store_time, lease_end) << "k3 ran again while the killed owner's lease was alive";
+  EXPECT_GT(k3_token, killed_token);
+  EXPECT_GE(survivor.stats().delayed_in_progress, 1u) << "k3 was not held back by the live lease";
+  for (int k = 0; k < 10; ++k) {
+    const std::string name = "k" + std::to_string(k);
+    const int total = helper_runs[name] + runs[name];
+    EXPECT_EQ(total, name == "k3" ? 2 : 1) << name;
+  }
+  ExpectAllCommitted("billing", "orders", kPartitions);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// 4. The store goes away and comes back.
+
+TEST_F(ConsumerTest, StoreOutageHoldsMessagesUntilTheStoreIsBack) {
+  RedisServer redis(/*durable=*/true);
+  std::string error;
+  ASSERT_TRUE(redis.Start(&error)) << error;
+  Ledger ledger;
+  RunningConsumer consumer;
+  IdempotentConsumerOptions options = BaseOptions(broker_->address(), "billing", "orders");
+  options.store = OpenStore(redis.uri());
+  ASSERT_NE(options.store, nullptr);
+  ASSERT_EQ(consumer.Start(options,
+                           [&](const MessageView&, HandlerContext& context) {
+                             ledger.Effect(std::string(context.key), "c");
+                             return Status::Ok();
+                           }),
+            "");
+  auto batch = [](int from, int to) {
+    std::vector<Outgoing> out;
+    for (int k = from; k < to; ++k) out.push_back({k % kPartitions, "o" + std::to_string(k), "p"});
+    return out;
+  };
+  ASSERT_EQ(Send(broker_->address(), "orders", batch(0, 100)), "");
+  ASSERT_TRUE(WaitFor([&] { return ledger.Keys() == 100; }));
+
+  redis.Kill();
+  ASSERT_EQ(Send(broker_->address(), "orders", batch(100, 200)), "");
+  ASSERT_TRUE(WaitFor([&] { return consumer.stats().store_failures >= 3; }));
+  EXPECT_EQ(ledger.Keys(), 100u) << "a handler ran while the store was down";
+  EXPECT_EQ(consumer.stats().unprotected, 0u);
+
+  ASSERT_TRUE(redis.Restart(&error)) << error;
+  ASSERT_TRUE(WaitFor([&] { return ledger.Keys() == 200; })) << ledger.Keys();
+  // Copies of already handled keys are still recognised after the restart.
+  ASSERT_EQ(Send(broker_->address(), "orders", batch(0, 20)), "");
+  ASSERT_TRUE(WaitFor([&] { return consumer.stats().duplicates >= 20; }));
+  consumer.StopAndJoin();
+  for (const auto& [key, effects] : ledger.Effects()) EXPECT_EQ(effects, 1) << key;
+  ExpectAllCommitted("billing", "orders", kPartitions);
+}
+
+}  // namespace
+}  // namespace oncemq::testing
+
+int main(int argc, char** argv) {
+  if (argc >= 2 && std::string(argv[1]) == oncemq::testing::kHelperFlag) {
+    return oncemq::testing::HelperMain(argc, argv);
+  }
+  ::testing::InitGoogleTest(&argc, argv);
+  return RUN_ALL_TESTS();
+}
