@@ -101,10 +101,14 @@ std::string WhereKey(const std::string& group, const std::string& key) {
   return "(group_id = " + HexLiteral(group) + " AND dedup_key = " + HexLiteral(key) + ")";
 }
 
+// A condition matching any of `keys` (non-empty): a row-constructor IN list, which MySQL and MariaDB turn
+// into one primary-key range per key (no scan, so FOR UPDATE locks only these rows).
 std::string WhereAnyKey(const std::vector<Key>& keys) {
-  std::string out;
-  for (const Key& k : keys) out += (out.empty() ? "" : " OR ") + WhereKey(k.first, k.second);
-  return out;
+  std::string out = "(group_id, dedup_key) IN (";
+  for (size_t i = 0; i < keys.size(); ++i) {
+    out += (i == 0 ? "(" : ", (") + HexLiteral(keys[i].first) + ", " + HexLiteral(keys[i].second) + ")";
+  }
+  return out + ")";
 }
 
 // The VALUES tuple of a record. `retain` and `updated` are SQL, so a commit can use the clock of its own
