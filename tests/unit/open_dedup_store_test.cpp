@@ -62,10 +62,27 @@ TEST(OpenDedupStore, BadUrisAreRefusedWithTheReason) {
   ASSERT_FALSE(unknown.ok());
   EXPECT_EQ(unknown.status().code(), StatusCode::kInvalidArgument);
   EXPECT_NE(unknown.status().message().find("ftp://host/x"), std::string::npos);
-  for (const char* later : {"postgresql://127.0.0.1/db", "mysql://127.0.0.1/db"}) {
-    auto r = OpenDedupStore(later);
-    ASSERT_FALSE(r.ok()) << later;
-    EXPECT_EQ(r.status().code(), StatusCode::kUnsupported) << later;
+}
+
+TEST(OpenDedupStore, TransactionalModeNeedsAnSqlStore) {
+  for (const char* uri : {"memory:", "redis://127.0.0.1:1/0"}) {
+    auto r = OpenTransactionalStore(uri);
+    ASSERT_FALSE(r.ok()) << uri;
+    EXPECT_EQ(r.status().code(), StatusCode::kUnsupported) << uri;
+  }
+  const auto path = std::filesystem::temp_directory_path() /
+                    ("oncemq-open-tx-" + std::to_string(std::random_device{}()) + ".db");
+  auto sqlite = OpenTransactionalStore("sqlite://" + path.string());
+  ASSERT_TRUE(sqlite.ok()) << sqlite.status().ToString();
+  sqlite->reset();
+  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path.string() + suffix);
+}
+
+TEST(OpenDedupStore, SqlServerUrisReachTheirStoreAndFailClosedWhenNobodyListens) {
+  for (const char* uri : {"postgresql://oncemq@127.0.0.1:1/db", "mysql://root@127.0.0.1:1/db"}) {
+    auto r = OpenDedupStore(uri);
+    ASSERT_FALSE(r.ok()) << uri;
+    EXPECT_NE(r.status().code(), StatusCode::kInvalidArgument) << uri << ": " << r.status().ToString();
   }
 }
 

@@ -2,17 +2,23 @@
 //   memory:                     in this process only (tests)
 //   sqlite:///ABSOLUTE/PATH     sqlite:relative/path also accepted; the file is created if missing
 //   redis://HOST:PORT[/DB]
-// kInvalidArgument names what is wrong with a URI; kUnsupported for a scheme this build cannot open yet
-// (postgresql://, mysql://). Errors opening the store itself are the store's own.
+//   postgresql://USER@HOST:PORT/DB  (postgres:// too; any libpq URI)
+//   mysql://USER[:PASSWORD]@HOST[:PORT]/DB  (MySQL or MariaDB; mariadb:// too)
+// kInvalidArgument names what is wrong with a URI. Errors opening the store itself are the store's own.
 #pragma once
 
 #include <memory>
 #include <string_view>
 
 #include "oncemq/dedup_store.h"
+#include "oncemq/transactional_dedup_store.h"
 
 namespace oncemq::client {
 
 Result<std::unique_ptr<DedupStore>> OpenDedupStore(std::string_view uri);
+
+// The SQL stores (sqlite, postgresql, mysql) in transactional mode; kUnsupported for memory: and redis://,
+// which cannot hold a handler's business change.
+Result<std::shared_ptr<TransactionalDedupStore>> OpenTransactionalStore(std::string_view uri);
 
 }  // namespace oncemq::client
