@@ -69,6 +69,15 @@ struct ClaimResult {
   DedupRecord record;  // the record after the claim (for kDuplicate/kInProgress: as found)
 };
 
+// One Complete of a batch (see DedupStore::CompleteBatch).
+struct CompleteRequest {
+  std::string group;
+  std::string key;
+  int64_t token = 0;
+  std::chrono::milliseconds retention{std::chrono::hours(24 * 7)};
+  std::optional<std::string> result;
+};
+
 enum class FencedOutcome {
   kOk,      // done
   kFenced,  // the token is not the key's current one (or the record is gone): nothing changed
@@ -89,6 +98,20 @@ class DedupStore {
   virtual Result<FencedOutcome> Complete(const std::string& group, const std::string& key, int64_t token,
                                          std::chrono::milliseconds retention,
                                          std::optional<std::string> result) = 0;
+  // Complete for many keys: one outcome per request, in order, each exactly as Complete would answer it, in
+  // as few round trips as the store allows (the consumer completes a whole poll batch at once). Not atomic
+  // across keys: after an error some may be done — calling again is safe (a done one then answers kFenced).
+  // This default calls Complete per request.
+  virtual Result<std::vector<FencedOutcome>> CompleteBatch(std::span<const CompleteRequest> requests) {
+    std::vector<FencedOutcome> outcomes;
+    outcomes.reserve(requests.size());
+    for (const CompleteRequest& r : requests) {
+      Result<FencedOutcome> outcome = Complete(r.group, r.key, r.token, r.retention, r.result);
+      if (!outcome.ok()) return outcome.status();
+      outcomes.push_back(*outcome);
+    }
+    return outcomes;
+  }
   // kConsuming → kReleased: attempts + 1, last_error = error.
   virtual Result<FencedOutcome> Release(const std::string& group, const std::string& key, int64_t token,
                                         const std::string& error) = 0;

@@ -255,6 +255,63 @@ TEST_P(DedupStoreConformance, FencedOwnerCannotCompleteRenewOrRelease) {
   EXPECT_EQ(Complete("order-1", new_claim.record.fencing_token), FencedOutcome::kOk);
 }
 
+TEST_P(DedupStoreConformance, CompleteBatchAnswersEachKeyAsCompleteWould) {
+  ClaimResult a = ClaimOne(Req("order-a", "consumer-a", seconds(10)));
+  ClaimResult stale_b = ClaimOne(Req("order-b", "consumer-a", seconds(10)));
+  ClaimResult c = ClaimOne(Req("order-c", "consumer-a", seconds(60)));
+  harness_->Advance(milliseconds(10'001));
+  ClaimResult new_b = ClaimOne(Req("order-b", "consumer-b", seconds(10)));
+  ASSERT_EQ(new_b.outcome, ClaimOutcome::kTakenOver);
+  const int64_t retain_from = Now();
+
+  const std::vector<CompleteRequest> batch = {
+      {.group = kGroup,
+       .key = "order-a",
+       .token = a.record.fencing_token,
+       .retention = seconds(3600),
+       .result = "receipt-a"},
+      {.group = kGroup,
+       .key = "order-b",
+       .token = stale_b.record.fencing_token,
+       .retention = seconds(3600),
+       .result = "stale"},
+      {.group = kGroup, .key = "ghost", .token = 1, .retention = seconds(3600), .result = std::nullopt},
+      {.group = kGroup,
+       .key = "order-c",
+       .token = c.record.fencing_token,
+       .retention = seconds(60),
+       .result = std::nullopt},
+      {.group = kGroup,
+       .key = "order-a",
+       .token = a.record.fencing_token,
+       .retention = seconds(3600),
+       .result = "again"},
+  };
+  Result<std::vector<FencedOutcome>> outcomes = store().CompleteBatch(batch);
+  ASSERT_TRUE(outcomes.ok()) << outcomes.status().ToString();
+  EXPECT_EQ(*outcomes,
+            (std::vector<FencedOutcome>{FencedOutcome::kOk, FencedOutcome::kFenced, FencedOutcome::kFenced,
+                                        FencedOutcome::kOk, FencedOutcome::kFenced}));
+
+  const DedupRecord done_a = MustGet("order-a");
+  EXPECT_EQ(done_a.state, DedupState::kConsumed);
+  EXPECT_EQ(done_a.result, "receipt-a");
+  EXPECT_GE(done_a.retain_until_ms, retain_from + 3'600'000);
+  const DedupRecord done_c = MustGet("order-c");
+  EXPECT_EQ(done_c.state, DedupState::kConsumed);
+  EXPECT_GE(done_c.retain_until_ms, retain_from + 60'000);
+  EXPECT_LT(done_c.retain_until_ms, retain_from + 3'600'000);
+  const DedupRecord b = MustGet("order-b");
+  EXPECT_EQ(b.state, DedupState::kConsuming);
+  EXPECT_EQ(b.owner, "consumer-b");
+  EXPECT_FALSE(Exists("ghost"));
+  EXPECT_EQ(ClaimOne(Req("order-a")).outcome, ClaimOutcome::kDuplicate);
+
+  Result<std::vector<FencedOutcome>> empty = store().CompleteBatch({});
+  ASSERT_TRUE(empty.ok());
+  EXPECT_TRUE(empty->empty());
+}
+
 TEST_P(DedupStoreConformance, TokenOfUnknownKeyIsFenced) {
   EXPECT_EQ(Complete("ghost", 1), FencedOutcome::kFenced);
   EXPECT_EQ(Renew("ghost", 1, seconds(10)), FencedOutcome::kFenced);
