@@ -64,6 +64,17 @@ TEST(DoneTracker, TakeAdvancedReturnsEachMoveOnce) {
   EXPECT_EQ(tracker.AllCommitPoints().size(), 1u);
 }
 
+TEST(DoneTracker, UntakenPointIsReturnedAgain) {
+  DoneTracker tracker;
+  tracker.Track(kOrders, 0);
+  tracker.MarkDone(kOrders, 0);
+  ASSERT_EQ(tracker.TakeAdvanced().size(), 1u);
+  tracker.Untake(kOrders);  // that commit failed
+  auto again = tracker.TakeAdvanced();
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].second, 1);
+}
+
 TEST(DoneTracker, ForgottenPartitionIgnoresLateResults) {
   DoneTracker tracker;
   tracker.Track(kOrders, 5);

@@ -57,7 +57,47 @@ void IdempotentConsumer::Impl::Process(std::vector<Item>& items) {
       RunUnprotected(*item);  // the store did not answer and fail_open is set
     }
   }
+  FinishCompletes();
   FinishRoutes(items);
+}
+
+void IdempotentConsumer::Impl::FinishCompletes() {
+  if (completing_.empty()) return;
+  std::vector<CompleteRequest> requests;
+  requests.reserve(completing_.size());
+  for (auto& [item, request] : completing_) requests.push_back(std::move(request));
+  std::vector<FencedOutcome> outcomes;
+  for (;;) {
+    Result<std::vector<FencedOutcome>> written = options_.store->CompleteBatch(requests);
+    if (written.ok() && written->size() == requests.size()) {
+      store_failures_in_a_row_ = 0;
+      outcomes = std::move(*written);
+      break;
+    }
+    ++counters_->store_failures;
+    spdlog::warn("idempotent consumer {}: store cannot complete: {}", options_.group,
+                 written.ok() ? "wrong number of results" : written.status().ToString());
+    if (!SleepUnlessStopping(StoreBackoff())) {
+      // Not done: each lease runs out and the messages are handled again (lease mode is at-least-once when
+      // the store is lost between a handler and its record; transactional mode is not).
+      for (auto& [item, request] : completing_) renewer_->Drop(item->key.value());
+      completing_.clear();
+      return;
+    }
+  }
+  for (size_t i = 0; i < completing_.size(); ++i) {
+    Item& item = *completing_[i].first;
+    renewer_->Drop(*item.key);
+    if (outcomes[i] == FencedOutcome::kFenced) {
+      ++counters_->fenced;
+      spdlog::warn("idempotent consumer {}: key {} was taken over while its handler ran", options_.group,
+                   *item.key);
+    } else {
+      ++counters_->handled;
+    }
+    Done(item);
+  }
+  completing_.clear();
 }
 
 void IdempotentConsumer::Impl::Triage(Item& item, std::vector<Item*>& to_decide) {
@@ -151,19 +191,11 @@ void IdempotentConsumer::Impl::RunLease(Item& item) {
   DedupStore& store = *options_.store;
   FencedOutcome outcome = FencedOutcome::kOk;
   if (handled.ok()) {
-    Status written = RetryStoreWrite(
-        [&] { return store.Complete(options_.group, key, token, options_.retention, context.result); },
-        &outcome);
-    renewer_->Drop(key);
-    if (!written.ok()) return;  // stopping: not done; handled again once the lease has run out
-    if (outcome == FencedOutcome::kFenced) {
-      ++counters_->fenced;
-      spdlog::warn("idempotent consumer {}: key {} was taken over while its handler ran", options_.group,
-                   key);
-    } else {
-      ++counters_->handled;
-    }
-    Done(item);
+    completing_.emplace_back(&item, CompleteRequest{.group = options_.group,
+                                                    .key = key,
+                                                    .token = token,
+                                                    .retention = options_.retention,
+                                                    .result = std::move(context.result)});
     return;
   }
   ++counters_->handler_failures;
@@ -312,12 +344,18 @@ Status IdempotentConsumer::Impl::RetryStoreWrite(const std::function<Result<Fenc
     ++counters_->store_failures;
     spdlog::warn("idempotent consumer {}: store write failed: {}", options_.group,
                  written.status().ToString());
-    const auto until = Clock::now() + StoreBackoff();
-    while (Clock::now() < until) {
-      if (Stopping()) return Status::Unavailable("stopping with the store unavailable");
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
+    if (!SleepUnlessStopping(StoreBackoff()))
+      return Status::Unavailable("stopping with the store unavailable");
   }
+}
+
+bool IdempotentConsumer::Impl::SleepUnlessStopping(std::chrono::milliseconds duration) {
+  const auto until = Clock::now() + duration;
+  while (Clock::now() < until) {
+    if (Stopping()) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return !Stopping();
 }
 
 }  // namespace oncemq

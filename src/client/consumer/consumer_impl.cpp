@@ -28,6 +28,25 @@ class IdempotentConsumer::Impl::Rebalancer : public RdKafka::RebalanceCb {
   Impl* impl_;
 };
 
+// Asynchronous commit results, served inside consume() on Run()'s thread: a failed commit is sent again
+// with the next one (otherwise a partition whose point does not move would stay uncommitted).
+class IdempotentConsumer::Impl::CommitResults : public RdKafka::OffsetCommitCb {
+ public:
+  explicit CommitResults(Impl* impl) : impl_(impl) {}
+  void offset_commit_cb(RdKafka::ErrorCode err, std::vector<RdKafka::TopicPartition*>& offsets) override {
+    for (RdKafka::TopicPartition* tp : offsets) {
+      const RdKafka::ErrorCode partition_err = err != RdKafka::ERR_NO_ERROR ? err : tp->err();
+      if (partition_err == RdKafka::ERR_NO_ERROR || partition_err == RdKafka::ERR__NO_OFFSET) continue;
+      spdlog::warn("idempotent consumer {}: commit of {}/{} failed: {}; sent again", impl_->options_.group,
+                   tp->topic(), tp->partition(), RdKafka::err2str(partition_err));
+      impl_->tracker_.Untake(client::PartitionId{tp->topic(), tp->partition()});
+    }
+  }
+
+ private:
+  Impl* impl_;
+};
+
 namespace {
 
 std::string DefaultOwner() {
@@ -105,6 +124,10 @@ Status IdempotentConsumer::Impl::Connect() {
   rebalancer_ = std::make_unique<Rebalancer>(this);
   std::string error;
   if ((*conf)->set("rebalance_cb", rebalancer_.get(), error) != RdKafka::Conf::CONF_OK) {
+    return Status::InvalidArgument("consumer: " + error);
+  }
+  commit_results_ = std::make_unique<CommitResults>(this);
+  if ((*conf)->set("offset_commit_cb", commit_results_.get(), error) != RdKafka::Conf::CONF_OK) {
     return Status::InvalidArgument("consumer: " + error);
   }
   consumer_.reset(RdKafka::KafkaConsumer::create(conf->get(), error));

@@ -83,11 +83,14 @@ class IdempotentConsumer::Impl {
   void AfterHandlerFailure(Item& item, const Status& error, int32_t previous_attempts);
   void RouteTo(Item& item, client::Route route);
   void FinishRoutes(std::vector<Item>& items);
+  void FinishCompletes();
   void Done(Item& item);
   void HoldItem(Item&& item, Clock::time_point ready_at);
   void HoldForStore(Item&& item);
   void Abandon(Item& item);
   bool PartitionHeld(const client::PartitionId& partition) const { return holds_.contains(partition); }
+  // Sleeps unless a stop is requested first; false if it was.
+  bool SleepUnlessStopping(std::chrono::milliseconds duration);
   Status RetryStoreWrite(const std::function<Result<FencedOutcome>()>& write, FencedOutcome* outcome);
   void Pause(const client::PartitionId& partition);
   void Resume(const client::PartitionId& partition);
@@ -104,12 +107,17 @@ class IdempotentConsumer::Impl {
   std::unique_ptr<Counters> counters_;
 
   class Rebalancer;
+  class CommitResults;
   std::unique_ptr<Rebalancer> rebalancer_;
+  std::unique_ptr<CommitResults> commit_results_;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
   std::unique_ptr<client::RouteProducer> routes_;
   std::unique_ptr<client::LeaseRenewer> renewer_;
   client::DoneTracker tracker_;
   std::map<client::PartitionId, Hold> holds_;
+  // Handled items of the current pass whose CONSUMED record is not written yet: written together, in one
+  // CompleteBatch call, before the pass ends.
+  std::vector<std::pair<Item*, CompleteRequest>> completing_;
   int store_failures_in_a_row_ = 0;
   Clock::time_point next_sweep_;
 };

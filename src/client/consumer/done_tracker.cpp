@@ -41,6 +41,11 @@ std::vector<std::pair<PartitionId, int64_t>> DoneTracker::TakeAdvanced() {
   return advanced;
 }
 
+void DoneTracker::Untake(const PartitionId& partition) {
+  auto it = partitions_.find(partition);
+  if (it != partitions_.end()) it->second.taken.reset();
+}
+
 std::vector<std::pair<PartitionId, int64_t>> DoneTracker::AllCommitPoints() const {
   std::vector<std::pair<PartitionId, int64_t>> points;
   for (const auto& [partition, state] : partitions_) {

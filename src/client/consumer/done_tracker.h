@@ -34,6 +34,8 @@ class DoneTracker {
   std::optional<int64_t> CommitPoint(const PartitionId& partition) const;
   // The partitions whose commit point moved since the last call, with it; remembers them as committed.
   std::vector<std::pair<PartitionId, int64_t>> TakeAdvanced();
+  // Makes TakeAdvanced return the partition's commit point again (its commit failed).
+  void Untake(const PartitionId& partition);
   // Every partition's commit point, advanced or not (for the final, synchronous commit).
   std::vector<std::pair<PartitionId, int64_t>> AllCommitPoints() const;
   // Offsets tracked and not yet done, over all partitions.
