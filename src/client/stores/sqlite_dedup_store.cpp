@@ -269,6 +269,12 @@ ClaimRequest ClaimFor(const TransactionalRequest& request) {
                       .payload_hash = request.payload_hash};
 }
 
+// sqlite3_commit_hook: counts the connection's commits (0: let the commit proceed).
+int CountCommit(void* commits) {
+  static_cast<std::atomic<uint64_t>*>(commits)->fetch_add(1);
+  return 0;
+}
+
 Status ValidateRun(const TransactionalRequest& request) {
   if (request.retention.count() <= 0) return Status::InvalidArgument("dedup run: retention must be positive");
   return ValidateClaim(ClaimFor(request));
@@ -324,6 +330,7 @@ Result<std::unique_ptr<SqliteDedupStore>> SqliteDedupStore::Open(const SqliteDed
   std::unique_ptr<SqliteDedupStore> store(new SqliteDedupStore(db, options.clock_skew_ms));
   if (rc != SQLITE_OK) return store->Error("open");
   sqlite3_busy_timeout(db, static_cast<int>(options.busy_timeout.count()));
+  sqlite3_commit_hook(db, &CountCommit, &store->commits_);
   sqlite3_extended_result_codes(db, 1);
   for (const char* sql : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", kSchema}) {
     if (sqlite3_exec(db, sql, nullptr, nullptr, nullptr) != SQLITE_OK) return store->Error(sql);
@@ -481,20 +488,46 @@ Result<FencedOutcome> SqliteDedupStore::Renew(const std::string& group, const st
   return UpdateLocked(s);
 }
 
+Result<FencedOutcome> SqliteDedupStore::CompleteLocked(const CompleteRequest& request, int64_t now_ms) {
+  sqlite3_stmt* s = Reset(kComplete);
+  BindText(s, 1, request.group);
+  BindText(s, 2, request.key);
+  sqlite3_bind_int64(s, 3, request.token);
+  sqlite3_bind_int64(s, 4, now_ms + request.retention.count());
+  BindBlob(s, 5, request.result);
+  sqlite3_bind_int64(s, 6, now_ms);
+  return UpdateLocked(s);
+}
+
 Result<FencedOutcome> SqliteDedupStore::Complete(const std::string& group, const std::string& key,
                                                  int64_t token, std::chrono::milliseconds retention,
                                                  std::optional<std::string> result) {
+  const CompleteRequest request{
+      .group = group, .key = key, .token = token, .retention = retention, .result = std::move(result)};
   std::lock_guard lock(mu_);
   Result<int64_t> now = NowLocked();
   if (!now.ok()) return now.status();
-  sqlite3_stmt* s = Reset(kComplete);
-  BindText(s, 1, group);
-  BindText(s, 2, key);
-  sqlite3_bind_int64(s, 3, token);
-  sqlite3_bind_int64(s, 4, *now + retention.count());
-  BindBlob(s, 5, result);
-  sqlite3_bind_int64(s, 6, *now);
-  return UpdateLocked(s);
+  return CompleteLocked(request, *now);
+}
+
+Result<std::vector<FencedOutcome>> SqliteDedupStore::CompleteBatch(
+    std::span<const CompleteRequest> requests) {
+  std::vector<FencedOutcome> outcomes;
+  if (requests.empty()) return outcomes;
+  outcomes.reserve(requests.size());
+  std::lock_guard lock(mu_);
+  Transaction txn(*this);
+  if (Status s = txn.Begin(); !s.ok()) return s;
+  Result<int64_t> now = NowLocked();
+  if (!now.ok()) return now.status();
+  // In request order: a repeat of a key sees its earlier request's Complete (no longer CONSUMING: kFenced).
+  for (const CompleteRequest& r : requests) {
+    Result<FencedOutcome> outcome = CompleteLocked(r, *now);
+    if (!outcome.ok()) return outcome.status();
+    outcomes.push_back(*outcome);
+  }
+  if (Status s = txn.Commit(); !s.ok()) return s;
+  return outcomes;
 }
 
 Result<FencedOutcome> SqliteDedupStore::Release(const std::string& group, const std::string& key,

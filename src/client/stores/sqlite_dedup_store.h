@@ -7,7 +7,9 @@
 //
 // Atomicity: each Claim batch is one BEGIN IMMEDIATE transaction, so claims are atomic across threads and
 // across processes (or store objects) sharing the file; Renew, Complete and Release are single
-// token-checked UPDATE statements. Times come from SQLite's clock, read once per operation.
+// token-checked UPDATE statements, and a CompleteBatch runs Complete's UPDATE per request in one
+// BEGIN IMMEDIATE transaction (one commit, one fsync, whatever its size). Times come from SQLite's clock,
+// read once per operation (once per batch).
 // Durability: WAL with synchronous=FULL — a commit is on disk when the call returns. With NORMAL a power
 // loss could forget a Complete after the consumer committed its offset, and the key would later run again;
 // the fsync per transaction is shared by every key of a Claim batch.
@@ -67,6 +69,8 @@ class SqliteDedupStore final : public DedupStore, public TransactionalDedupStore
 
   // For tests: replaces options.clock_skew_ms.
   void SetClockSkewForTesting(int64_t skew_ms) { clock_skew_ms_.store(skew_ms); }
+  // For tests: transactions this object's connection committed so far (an autocommit statement counts one).
+  uint64_t commits_for_testing() const { return commits_.load(); }
 
   Result<std::vector<ClaimResult>> Claim(std::span<const ClaimRequest> requests) override;
   Result<FencedOutcome> Renew(const std::string& group, const std::string& key, int64_t token,
@@ -74,6 +78,8 @@ class SqliteDedupStore final : public DedupStore, public TransactionalDedupStore
   Result<FencedOutcome> Complete(const std::string& group, const std::string& key, int64_t token,
                                  std::chrono::milliseconds retention,
                                  std::optional<std::string> result) override;
+  // One BEGIN IMMEDIATE transaction for the whole batch, with the clock read once (see the top of this file).
+  Result<std::vector<FencedOutcome>> CompleteBatch(std::span<const CompleteRequest> requests) override;
   Result<FencedOutcome> Release(const std::string& group, const std::string& key, int64_t token,
                                 const std::string& error) override;
   Result<std::optional<DedupRecord>> Get(const std::string& group, const std::string& key) override;
@@ -120,6 +126,8 @@ class SqliteDedupStore final : public DedupStore, public TransactionalDedupStore
   Result<std::optional<DedupRecord>> SelectLocked(const std::string& group, const std::string& key);
   Status UpsertLocked(const DedupRecord& record);
   Result<FencedOutcome> UpdateLocked(sqlite3_stmt* stmt);  // a bound token-checked UPDATE
+  // Complete's UPDATE of `request` at store time `now_ms`.
+  Result<FencedOutcome> CompleteLocked(const CompleteRequest& request, int64_t now_ms);
   // The key's record and the decision of `claim` against it, at the store's time now.
   Result<ClaimResult> DecideLocked(const ClaimRequest& claim);
   // Runs the handler in the open transaction, then writes `claim` CONSUMED; returns the record written.
@@ -130,6 +138,7 @@ class SqliteDedupStore final : public DedupStore, public TransactionalDedupStore
 
   sqlite3* const db_;
   std::atomic<int64_t> clock_skew_ms_;
+  std::atomic<uint64_t> commits_{0};
   std::mutex mu_;
   StmtPtr stmts_[kStmtCount];  // GUARDED_BY(mu_)
 };
