@@ -3,6 +3,7 @@
 // real redis-server the suite starts itself; without redis-server installed those cases fail, not skip).
 // Time is stepped through each store's test clock, never slept.
 #include <gtest/gtest.h>
+#include <hiredis/hiredis.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -552,6 +553,82 @@ TEST_F(RedisDedupStoreTest, LostScriptCacheAndDroppedConnectionsAreSurvived) {
   Result<FencedOutcome> done = s.Complete(kGroup, "order-1", token, seconds(60), std::nullopt);
   ASSERT_TRUE(done.ok()) << done.status().ToString();
   EXPECT_EQ(*done, FencedOutcome::kOk);
+}
+
+// How often the server ran each script command so far (INFO commandstats, on a connection of the test's
+// own): cmdstat_evalsha and cmdstat_eval calls; -1 each if the server could not be asked.
+std::pair<int64_t, int64_t> ScriptCalls(const oncemq::testing::RedisServer& server) {
+  redisContext* c = redisConnect("127.0.0.1", server.port());
+  if (c == nullptr || c->err != 0) {
+    if (c != nullptr) redisFree(c);
+    return {-1, -1};
+  }
+  auto* reply = static_cast<redisReply*>(redisCommand(c, "INFO commandstats"));
+  std::pair<int64_t, int64_t> calls = {-1, -1};
+  if (reply != nullptr && reply->type == REDIS_REPLY_STRING) {
+    const std::string info(reply->str, reply->len);
+    const auto count = [&](const std::string& command) -> int64_t {
+      const std::string field = "cmdstat_" + command + ":calls=";
+      const size_t at = info.find(field);
+      return at == std::string::npos ? 0 : std::stoll(info.substr(at + field.size()));
+    };
+    calls = {count("evalsha"), count("eval")};
+  }
+  if (reply != nullptr) freeReplyObject(reply);
+  redisFree(c);
+  return calls;
+}
+
+TEST_F(RedisDedupStoreTest, CompleteBatchIsOneScriptCallWhateverItsSize) {
+  std::string error;
+  oncemq::testing::RedisServer* server = SharedRedis::Get(&error);
+  ASSERT_NE(server, nullptr) << error;
+  ASSERT_TRUE(server->FlushAll(&error)) << error;
+  Result<std::unique_ptr<RedisDedupStore>> store = RedisDedupStore::Open({.uri = server->uri()});
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  RedisDedupStore& s = **store;
+  const auto claim = [&](const std::string& prefix, int n) {
+    std::vector<ClaimRequest> claims;
+    for (int i = 0; i < n; ++i) claims.push_back(Req(prefix + std::to_string(i)));
+    Result<std::vector<ClaimResult>> claimed = s.Claim(claims);
+    EXPECT_TRUE(claimed.ok()) << claimed.status().ToString();
+    std::vector<CompleteRequest> batch;
+    for (size_t i = 0; claimed.ok() && i < claimed->size(); ++i) {
+      batch.push_back({.group = kGroup,
+                       .key = claims[i].key,
+                       .token = (*claimed)[i].record.fencing_token,
+                       .retention = seconds(3600),
+                       .result = "receipt"});
+    }
+    return batch;
+  };
+  // Script calls of one CompleteBatch: {EVALSHA, EVAL} deltas.
+  const auto calls_of = [&](const std::vector<CompleteRequest>& batch, FencedOutcome want) {
+    const std::pair<int64_t, int64_t> before = ScriptCalls(*server);
+    Result<std::vector<FencedOutcome>> outcomes = s.CompleteBatch(batch);
+    const std::pair<int64_t, int64_t> after = ScriptCalls(*server);
+    EXPECT_TRUE(outcomes.ok()) << outcomes.status().ToString();
+    EXPECT_EQ(outcomes.ok() ? *outcomes : std::vector<FencedOutcome>(),
+              std::vector<FencedOutcome>(batch.size(), want));
+    EXPECT_GE(before.first, 0) << "INFO commandstats could not be read";
+    return std::pair<int64_t, int64_t>{after.first - before.first, after.second - before.second};
+  };
+  const std::vector<CompleteRequest> one = claim("single-", 1);
+  const std::vector<CompleteRequest> many = claim("order-", 500);
+
+  EXPECT_EQ(calls_of(one, FencedOutcome::kOk), (std::pair<int64_t, int64_t>{1, 0}));
+  EXPECT_EQ(calls_of(many, FencedOutcome::kOk), (std::pair<int64_t, int64_t>{1, 0}));
+  EXPECT_EQ(calls_of(many, FencedOutcome::kFenced), (std::pair<int64_t, int64_t>{1, 0}));
+  Result<std::optional<DedupRecord>> last = s.Get(kGroup, "order-499");
+  ASSERT_TRUE(last.ok() && last->has_value());
+  EXPECT_EQ((*last)->state, DedupState::kConsumed);
+  EXPECT_EQ((*last)->result, "receipt");
+
+  // A lost script cache: EVALSHA fails with NOSCRIPT and EVAL takes over.
+  ASSERT_TRUE(server->Run("SCRIPT FLUSH", &error)) << error;
+  const std::vector<CompleteRequest> later = claim("later-", 3);
+  ASSERT_TRUE(server->Run("SCRIPT FLUSH", &error)) << error;
+  EXPECT_EQ(calls_of(later, FencedOutcome::kOk).second, 1);
 }
 
 INSTANTIATE_TEST_SUITE_P(

@@ -28,6 +28,20 @@ local function owned(key, token)
   local f = redis.call('HMGET', key, 'state', 'token')
   return f[1] == 'CONSUMING' and f[2] == token
 end
+-- Complete of one record at store time `now`: 1 (done) or 0 (fenced). Redis deletes the record itself
+-- `grace` ms after the retention ends, in its own (unskewed) time.
+local function complete(key, now, skew, token, retention, grace, has_result, result)
+  if not owned(key, token) then return 0 end
+  local retain = now + tonumber(retention)
+  redis.call('HSET', key, 'state', 'CONSUMED', 'retain', int(retain), 'updated', int(now))
+  if has_result == '1' then
+    redis.call('HSET', key, 'result', result)
+  else
+    redis.call('HDEL', key, 'result')
+  end
+  redis.call('PEXPIREAT', key, int(retain - tonumber(skew) + tonumber(grace)))
+  return 1
+end
 )lua";
 
 // Claim. KEYS[1] = the token high-water key, KEYS[1 + i] = request i's record key.
@@ -123,19 +137,22 @@ return 1
 )lua";
 
 // Complete. KEYS[1] = record; ARGV = skew, token, retention ms, expiry grace ms, has result, result.
-// Redis deletes the record itself `grace` after the retention ends, in its own (unskewed) time.
 constexpr std::string_view kCompleteScript = R"lua(
+return complete(KEYS[1], now_ms(ARGV[1]), ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6])
+)lua";
+
+// CompleteBatch. KEYS[i] = request i's record key; ARGV[1] = skew, ARGV[2] = expiry grace ms, then per
+// request four: token, retention ms, has result, result. Returns per request 1 (done) or 0 (fenced): the
+// Complete script's logic applied in request order at one store time, so a key repeated in the batch is
+// done by its first request with the current token, and its later repeats are fenced.
+constexpr std::string_view kCompleteBatchScript = R"lua(
 local now = now_ms(ARGV[1])
-if not owned(KEYS[1], ARGV[2]) then return 0 end
-local retain = now + tonumber(ARGV[3])
-redis.call('HSET', KEYS[1], 'state', 'CONSUMED', 'retain', int(retain), 'updated', int(now))
-if ARGV[5] == '1' then
-  redis.call('HSET', KEYS[1], 'result', ARGV[6])
-else
-  redis.call('HDEL', KEYS[1], 'result')
+local out = {}
+for i = 1, #KEYS do
+  local a = 3 + (i - 1) * 4
+  out[i] = complete(KEYS[i], now, ARGV[1], ARGV[a], ARGV[a + 1], ARGV[2], ARGV[a + 2], ARGV[a + 3])
 end
-redis.call('PEXPIREAT', KEYS[1], int(retain - tonumber(ARGV[1]) + tonumber(ARGV[4])))
-return 1
+return out
 )lua";
 
 // Release. KEYS[1] = record; ARGV = skew, token, error.
@@ -164,11 +181,11 @@ end
 return n
 )lua";
 
-enum Script { kClaim, kRenew, kComplete, kRelease, kSweep, kScriptCount };
+enum Script { kClaim, kRenew, kComplete, kCompleteBatch, kRelease, kSweep, kScriptCount };
 
 std::string ScriptText(int script) {
-  const std::string_view bodies[kScriptCount] = {kClaimScript, kRenewScript, kCompleteScript, kReleaseScript,
-                                                 kSweepScript};
+  const std::string_view bodies[kScriptCount] = {kClaimScript,         kRenewScript,   kCompleteScript,
+                                                 kCompleteBatchScript, kReleaseScript, kSweepScript};
   return std::string(kPrelude) + std::string(bodies[script]);
 }
 
@@ -425,6 +442,34 @@ Result<FencedOutcome> RedisDedupStore::Complete(const std::string& group, const 
       kComplete, group, key,
       {std::to_string(token), std::to_string(retention.count()),
        std::to_string(options_.expiry_grace.count()), result ? "1" : "0", result.value_or("")});
+}
+
+Result<std::vector<FencedOutcome>> RedisDedupStore::CompleteBatch(std::span<const CompleteRequest> requests) {
+  std::vector<FencedOutcome> outcomes;
+  if (requests.empty()) return outcomes;
+  std::vector<std::string> keys;
+  std::vector<std::string> args = {std::to_string(clock_skew_ms_.load()),
+                                   std::to_string(options_.expiry_grace.count())};
+  keys.reserve(requests.size());
+  args.reserve(2 + 4 * requests.size());
+  for (const CompleteRequest& r : requests) {
+    keys.push_back(RecordKey(r.group, r.key));
+    args.insert(args.end(), {std::to_string(r.token), std::to_string(r.retention.count()),
+                             r.result ? "1" : "0", r.result.value_or("")});
+  }
+  std::lock_guard lock(mu_);
+  Result<ReplyPtr> reply = ScriptLocked(kCompleteBatch, keys, args, Retry::kNever);
+  if (!reply.ok()) return reply.status();
+  const redisReply* r = reply->get();
+  if (r->type != REDIS_REPLY_ARRAY || r->elements != requests.size()) {
+    return Corrupt("unexpected complete batch reply");
+  }
+  outcomes.reserve(requests.size());
+  for (size_t i = 0; i < r->elements; ++i) {
+    if (r->element[i]->type != REDIS_REPLY_INTEGER) return Corrupt("unexpected complete batch reply");
+    outcomes.push_back(r->element[i]->integer == 1 ? FencedOutcome::kOk : FencedOutcome::kFenced);
+  }
+  return outcomes;
 }
 
 Result<FencedOutcome> RedisDedupStore::Release(const std::string& group, const std::string& key,

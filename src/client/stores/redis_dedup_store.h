@@ -7,7 +7,8 @@
 //
 // Atomicity: every transition is one Lua script (EVALSHA, falling back to EVAL on NOSCRIPT), so Redis runs
 // it without interleaving: a whole Claim batch is one script call (one round trip), and Renew, Complete and
-// Release are token-checked scripts. The scripts port dedup_rules.cpp's decision table line by line.
+// Release are token-checked scripts; a CompleteBatch is one script call too, Complete's logic per key.
+// The scripts port dedup_rules.cpp's decision table line by line.
 // Time: `redis.call('TIME')` inside each script, plus clock_skew_ms (an ARGV) — never the client's clock.
 // Fencing tokens: a key with a record gets its token + 1; a key without one gets the high-water mark + 1.
 // Since the mark covers every token ever issued, tokens of a key keep growing even after its record was
@@ -62,6 +63,8 @@ class RedisDedupStore final : public DedupStore {
   Result<FencedOutcome> Complete(const std::string& group, const std::string& key, int64_t token,
                                  std::chrono::milliseconds retention,
                                  std::optional<std::string> result) override;
+  // One script call (one round trip) for the whole batch, at one store time.
+  Result<std::vector<FencedOutcome>> CompleteBatch(std::span<const CompleteRequest> requests) override;
   Result<FencedOutcome> Release(const std::string& group, const std::string& key, int64_t token,
                                 const std::string& error) override;
   Result<std::optional<DedupRecord>> Get(const std::string& group, const std::string& key) override;
