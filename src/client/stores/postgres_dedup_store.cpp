@@ -104,6 +104,30 @@ std::string ReleaseSql() {
          NowExpr(5) + ") AS n(now_ms)" + std::string(kTokenChecked);
 }
 
+// CompleteBatch in one statement. $1..$5 are per request (group, key, token, retention ms, result as hex or
+// NULL), $6 the skew. It locks the batch's rows in key order (as Claim does, so the two cannot deadlock),
+// picks per key the first request whose token is the row's current one on a CONSUMING row — a repeat of the
+// key then finds it done, as a Complete after it would — and completes those at one store time, returning
+// their 1-based positions in the batch.
+std::string CompleteBatchSql() {
+  return "WITH u AS (SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[]) "
+         "WITH ORDINALITY AS u(g, k, token, retention, result, pos)), "
+         "locked AS (SELECT group_id, dedup_key, fencing_token, state FROM oncemq_dedup "
+         "WHERE (group_id, dedup_key) IN (SELECT g, k FROM u) "
+         "ORDER BY group_id COLLATE \"C\", dedup_key COLLATE \"C\" FOR UPDATE), "
+         "winners AS (SELECT DISTINCT ON (u.g, u.k) u.g, u.k, u.token, u.retention, u.result, u.pos FROM u "
+         "JOIN locked AS l ON l.group_id = u.g AND l.dedup_key = u.k AND l.fencing_token = u.token "
+         "AND l.state = 'CONSUMING' ORDER BY u.g, u.k, u.pos), "
+         "n AS (SELECT " +
+         NowExpr(6) +
+         " AS now_ms) "
+         "UPDATE oncemq_dedup AS d SET state = 'CONSUMED', retain_until_ms = n.now_ms + w.retention, "
+         "result = decode(w.result, 'hex'), updated_ms = n.now_ms FROM winners AS w, n "
+         "WHERE d.group_id = w.g AND d.dedup_key = w.k AND d.fencing_token = w.token AND d.state = "
+         "'CONSUMING' "
+         "RETURNING w.pos";
+}
+
 // Deletes up to $2 expired CONSUMED rows (skipping rows a claim holds) and raises the high-water mark to
 // their largest token, in one statement.
 std::string SweepSql() {
@@ -597,6 +621,43 @@ Result<FencedOutcome> PostgresDedupStore::Complete(const std::string& group, con
   static const std::string sql = CompleteSql();
   return FencedUpdate(sql.c_str(), {group, key, std::to_string(token), std::to_string(retention.count()),
                                     HexOrNull(result), Skew()});
+}
+
+Result<std::vector<FencedOutcome>> PostgresDedupStore::CompleteBatch(
+    std::span<const CompleteRequest> requests) {
+  std::vector<FencedOutcome> outcomes(requests.size(), FencedOutcome::kFenced);
+  if (requests.empty()) return outcomes;
+  std::vector<std::optional<std::string>> groups, keys, results;
+  std::vector<int64_t> tokens, retentions;
+  for (const CompleteRequest& r : requests) {
+    if (Status s = CheckKey(r.group, r.key); !s.ok()) return s;
+    groups.emplace_back(r.group);
+    keys.emplace_back(r.key);
+    tokens.push_back(r.token);
+    retentions.push_back(r.retention.count());
+    results.push_back(HexOrNull(r.result));
+  }
+  static const std::string sql = CompleteBatchSql();
+  const Params params = {TextArray(groups),    TextArray(keys),    IntArray(tokens),
+                         IntArray(retentions), TextArray(results), Skew()};
+  Result<PgResult> done = Run<PgResult>(OnLost::kNeverRetry, [&](PgConnection& conn) -> Result<PgResult> {
+    Result<PgResult> result = conn.Exec(sql, params);
+    if (!result.ok() && conn.last_failure() == PgConnection::Failure::kLost) {
+      return Status::Unavailable(result.status().message() + " (outcome unknown)");
+    }
+    return result;
+  });
+  if (!done.ok()) return done.status();
+  const PGresult* rows = done->get();
+  for (int i = 0; i < PQntuples(rows); ++i) {
+    int64_t pos = 0;
+    if (!ParseInt(PQgetvalue(rows, i, 0), &pos) || pos < 1 || static_cast<size_t>(pos) > requests.size() ||
+        outcomes[pos - 1] == FencedOutcome::kOk) {
+      return Corrupt("bad position in the complete batch's answer");
+    }
+    outcomes[pos - 1] = FencedOutcome::kOk;
+  }
+  return outcomes;
 }
 
 Result<FencedOutcome> PostgresDedupStore::Release(const std::string& group, const std::string& key,

@@ -16,7 +16,9 @@
 // 2: one UPDATE … FROM unnest(arrays) writes every changed row, then COMMIT. A key a concurrent Sweep
 // deleted between the two statements of round trip 1 makes the transaction run again.
 // Renew, Complete, Release and Sweep are one autocommit statement each (token-checked UPDATEs; Sweep a
-// DELETE … LIMIT that raises the high-water mark in the same statement). Get and NowMs are one SELECT.
+// DELETE … LIMIT that raises the high-water mark in the same statement), and so is a whole CompleteBatch
+// (one round trip: an UPDATE … FROM unnest(arrays) that locks its rows in key order, as Claim does, and
+// answers the positions it completed). Get and NowMs are one SELECT.
 //
 // Time: the server's clock_timestamp() (not now(), which is the transaction's start), read after the
 // batch's row locks are held, plus clock_skew_ms — never the client's clock.
@@ -79,6 +81,8 @@ class PostgresDedupStore final : public DedupStore, public TransactionalDedupSto
   Result<FencedOutcome> Complete(const std::string& group, const std::string& key, int64_t token,
                                  std::chrono::milliseconds retention,
                                  std::optional<std::string> result) override;
+  // One statement (one round trip) for the whole batch, at one store time; see the top of this file.
+  Result<std::vector<FencedOutcome>> CompleteBatch(std::span<const CompleteRequest> requests) override;
   Result<FencedOutcome> Release(const std::string& group, const std::string& key, int64_t token,
                                 const std::string& error) override;
   Result<std::optional<DedupRecord>> Get(const std::string& group, const std::string& key) override;
