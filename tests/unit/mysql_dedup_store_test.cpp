@@ -215,6 +215,69 @@ TEST_F(MysqlDedupStoreTest, ClaimCostsTwoRoundTripsWhateverTheBatchSize) {
   EXPECT_EQ(store->RoundTripsForTesting() - before, 2u);
 }
 
+// Claims `n` fresh keys prefix0 … prefix<n-1> and returns their Complete requests (retention 1 h).
+std::vector<CompleteRequest> ClaimForCompletion(DedupStore& store, const std::string& prefix, int n) {
+  const std::vector<ClaimRequest> claims = Batch(prefix, n);
+  Result<std::vector<ClaimResult>> claimed = store.Claim(claims);
+  EXPECT_TRUE(claimed.ok()) << claimed.status().ToString();
+  std::vector<CompleteRequest> batch;
+  for (size_t i = 0; claimed.ok() && i < claimed->size(); ++i) {
+    EXPECT_EQ((*claimed)[i].outcome, ClaimOutcome::kClaimed);
+    batch.push_back({.group = kGroup,
+                     .key = claims[i].key,
+                     .token = (*claimed)[i].record.fencing_token,
+                     .retention = seconds(3600),
+                     .result = "receipt-" + std::to_string(i)});
+  }
+  return batch;
+}
+
+TEST_F(MysqlDedupStoreTest, CompleteBatchCostsOneRoundTripWhateverItsSize) {
+  std::unique_ptr<MysqlDedupStore> store = MustOpen(1);
+  ASSERT_NE(store, nullptr);
+  const auto round_trips_of = [&](const std::vector<CompleteRequest>& batch, FencedOutcome want) {
+    const uint64_t before = store->RoundTripsForTesting();
+    Result<std::vector<FencedOutcome>> r = store->CompleteBatch(batch);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(r.ok() ? *r : std::vector<FencedOutcome>(), std::vector<FencedOutcome>(batch.size(), want));
+    return store->RoundTripsForTesting() - before;
+  };
+  const std::vector<CompleteRequest> one = ClaimForCompletion(*store, "single-", 1);
+  const std::vector<CompleteRequest> many = ClaimForCompletion(*store, "order-", 500);
+
+  EXPECT_EQ(round_trips_of(one, FencedOutcome::kOk), 1u);
+  EXPECT_EQ(round_trips_of(many, FencedOutcome::kOk), 1u);
+  EXPECT_EQ(round_trips_of(many, FencedOutcome::kFenced), 1u);  // all done already: nothing written
+  for (const std::string key : {"order-0", "order-499"}) {
+    Result<std::optional<DedupRecord>> done = store->Get(kGroup, key);
+    ASSERT_TRUE(done.ok() && done->has_value()) << key;
+    EXPECT_EQ((*done)->state, DedupState::kConsumed);
+    EXPECT_EQ((*done)->result, "receipt-" + key.substr(6));
+  }
+}
+
+TEST_F(MysqlDedupStoreTest, RepeatedKeyInACompleteBatchIsDoneByItsFirstValidRequest) {
+  std::unique_ptr<MysqlDedupStore> store = MustOpen();
+  ASSERT_NE(store, nullptr);
+  const std::vector<CompleteRequest> claimed = ClaimForCompletion(*store, "order-", 2);
+  ASSERT_EQ(claimed.size(), 2u);
+  CompleteRequest stale = claimed[0];
+  stale.token -= 1;
+  stale.result = "stale";
+  CompleteRequest again = claimed[0];
+  again.result = "again";
+  // Positions matter, not key order: order-1 comes first, and order-0's valid request follows a stale one.
+  const std::vector<CompleteRequest> batch = {claimed[1], stale, claimed[0], again, claimed[1]};
+  Result<std::vector<FencedOutcome>> outcomes = store->CompleteBatch(batch);
+  ASSERT_TRUE(outcomes.ok()) << outcomes.status().ToString();
+  EXPECT_EQ(*outcomes,
+            (std::vector<FencedOutcome>{FencedOutcome::kOk, FencedOutcome::kFenced, FencedOutcome::kOk,
+                                        FencedOutcome::kFenced, FencedOutcome::kFenced}));
+  Result<std::optional<DedupRecord>> done = store->Get(kGroup, "order-0");
+  ASSERT_TRUE(done.ok() && done->has_value());
+  EXPECT_EQ((*done)->result, "receipt-0");
+}
+
 TEST_F(MysqlDedupStoreTest, RenewWithinTheSameMillisecondIsNotFenced) {
   // MySQL counts only changed rows unless CLIENT_FOUND_ROWS: a renewal that writes the same values must
   // still be kOk, not taken for a stale token.

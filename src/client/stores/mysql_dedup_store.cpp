@@ -10,6 +10,7 @@
 #include <map>
 #include <random>
 #include <thread>
+#include <tuple>
 #include <utility>
 
 #include "client/stores/dedup_rules.h"
@@ -147,6 +148,13 @@ bool ParseInt(const std::optional<std::string>& text, int64_t* out) {
   if (!text) return false;
   const auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), *out);
   return ec == std::errc() && end == text->data() + text->size();
+}
+
+// A token-checked UPDATE of one key's CONSUMING row.
+std::string FencedUpdateSql(const std::string& set, const std::string& group, const std::string& key,
+                            int64_t token) {
+  return "UPDATE oncemq_dedup SET " + set + " WHERE " + WhereKey(group, key) +
+         " AND fencing_token = " + std::to_string(token) + " AND state = 'CONSUMING'";
 }
 
 // A row of kColumns. A placeholder row is no record (nullopt) when `placeholder_ok`, else corruption.
@@ -445,8 +453,7 @@ Result<std::vector<ClaimResult>> MysqlDedupStore::Claim(std::span<const ClaimReq
 
 Result<FencedOutcome> MysqlDedupStore::FencedUpdate(const std::string& set, const std::string& group,
                                                     const std::string& key, int64_t token) {
-  const std::string sql = "UPDATE oncemq_dedup SET " + set + " WHERE " + WhereKey(group, key) +
-                          " AND fencing_token = " + std::to_string(token) + " AND state = 'CONSUMING'";
+  const std::string sql = FencedUpdateSql(set, group, key, token);
   Result<MysqlPool::Lease> c = pool_.Acquire();
   if (!c.ok()) return c.status();
   Result<std::vector<StatementResult>> r = (*c)->Run(sql);
@@ -465,14 +472,60 @@ Result<FencedOutcome> MysqlDedupStore::Renew(const std::string& group, const std
       token);
 }
 
+std::string MysqlDedupStore::CompleteSet(std::chrono::milliseconds retention,
+                                         const std::optional<std::string>& result) const {
+  const std::string now = Now();
+  return "state = 'CONSUMED', retain_until_ms = " + now + " + " + std::to_string(retention.count()) +
+         ", result = " + Hex(result) + ", updated_ms = " + now;
+}
+
 Result<FencedOutcome> MysqlDedupStore::Complete(const std::string& group, const std::string& key,
                                                 int64_t token, std::chrono::milliseconds retention,
                                                 std::optional<std::string> result) {
-  const std::string now = Now();
-  return FencedUpdate("state = 'CONSUMED', retain_until_ms = " + now + " + " +
-                          std::to_string(retention.count()) + ", result = " + Hex(result) +
-                          ", updated_ms = " + now,
-                      group, key, token);
+  return FencedUpdate(CompleteSet(retention, result), group, key, token);
+}
+
+// One transaction of Complete's UPDATEs: the rows are locked in key order, as Claim locks them, so the two
+// cannot deadlock; a key's requests keep their order, so its first one with the current token completes it
+// and later repeats are fenced. CLIENT_FOUND_ROWS makes each UPDATE's count its outcome.
+Result<std::vector<FencedOutcome>> MysqlDedupStore::CompleteBatchOnce(
+    MysqlConnection& c, std::span<const CompleteRequest> requests) {
+  std::vector<size_t> order(requests.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return std::tie(requests[a].group, requests[a].key) < std::tie(requests[b].group, requests[b].key);
+  });
+  std::string sql = "START TRANSACTION";
+  for (size_t i : order) {
+    const CompleteRequest& r = requests[i];
+    sql += "; " + FencedUpdateSql(CompleteSet(r.retention, r.result), r.group, r.key, r.token);
+  }
+  Result<std::vector<StatementResult>> done = c.Run(sql + "; COMMIT");
+  if (!done.ok()) return done.status();
+  if (done->size() != requests.size() + 2) return Corrupt("unexpected reply to a complete batch");
+  std::vector<FencedOutcome> outcomes(requests.size());
+  for (size_t n = 0; n < order.size(); ++n) {
+    outcomes[order[n]] = (*done)[n + 1].affected_rows == 1 ? FencedOutcome::kOk : FencedOutcome::kFenced;
+  }
+  return outcomes;
+}
+
+Result<std::vector<FencedOutcome>> MysqlDedupStore::CompleteBatch(std::span<const CompleteRequest> requests) {
+  if (requests.empty()) return std::vector<FencedOutcome>();
+  Result<MysqlPool::Lease> c = pool_.Acquire();
+  if (!c.ok()) return c.status();
+  for (int attempt = 0;; ++attempt) {
+    Result<std::vector<FencedOutcome>> outcomes = CompleteBatchOnce(**c, requests);
+    if (outcomes.ok()) return outcomes;
+    if ((*c)->lost()) return Status::Unavailable(outcomes.status().message() + " (outcome unknown)");
+    RollbackQuietly(**c);
+    if (!Retriable((*c)->last_errno())) return outcomes.status();
+    if (attempt + 1 == kAttempts) {
+      return Status::Unavailable("mysql dedup store: complete batch gave up after " +
+                                 std::to_string(kAttempts) + " attempts: " + outcomes.status().message());
+    }
+    Backoff(attempt);
+  }
 }
 
 Result<FencedOutcome> MysqlDedupStore::Release(const std::string& group, const std::string& key,

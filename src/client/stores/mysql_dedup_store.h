@@ -18,6 +18,8 @@
 // or lock wait timeout (1205) retries the whole transaction, at most four times, then kUnavailable.
 // Renew, Complete and Release are one token-checked UPDATE each (one round trip; the connection uses
 // CLIENT_FOUND_ROWS, so a renewal that changes nothing within the same millisecond still counts as done).
+// A CompleteBatch is one round trip whatever its size: [START TRANSACTION; Complete's UPDATE per request,
+// in key order (a key's repeats in request order); COMMIT], retried like a Claim on 1213/1205.
 // Time: the server's clock, @@timestamp (seconds since the epoch with microseconds, whatever the session's
 // time zone), plus clock_skew_ms; read inside the statement or transaction that uses it.
 // Connections: a pool of up to pool_size connections, opened on demand; a call holds one for its
@@ -80,6 +82,8 @@ class MysqlDedupStore final : public DedupStore, public TransactionalDedupStore 
   Result<FencedOutcome> Complete(const std::string& group, const std::string& key, int64_t token,
                                  std::chrono::milliseconds retention,
                                  std::optional<std::string> result) override;
+  // One transaction, one round trip, for the whole batch; see the top of this file.
+  Result<std::vector<FencedOutcome>> CompleteBatch(std::span<const CompleteRequest> requests) override;
   Result<FencedOutcome> Release(const std::string& group, const std::string& key, int64_t token,
                                 const std::string& error) override;
   Result<std::optional<DedupRecord>> Get(const std::string& group, const std::string& key) override;
@@ -99,6 +103,11 @@ class MysqlDedupStore final : public DedupStore, public TransactionalDedupStore 
   Result<std::vector<StatementResult>> Read(const std::string& sql);  // retried once on a lost connection
   Result<FencedOutcome> FencedUpdate(const std::string& set, const std::string& group, const std::string& key,
                                      int64_t token);
+  // Complete's SET clause.
+  std::string CompleteSet(std::chrono::milliseconds retention,
+                          const std::optional<std::string>& result) const;
+  Result<std::vector<FencedOutcome>> CompleteBatchOnce(MysqlConnection& c,
+                                                       std::span<const CompleteRequest> requests);
   Result<Locked> LockRows(MysqlConnection& c, std::span<const ClaimRequest> requests);
   Result<std::vector<ClaimResult>> ClaimOnce(MysqlConnection& c, std::span<const ClaimRequest> requests);
   Result<size_t> SweepOnce(MysqlConnection& c, size_t limit);
