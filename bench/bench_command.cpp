@@ -7,6 +7,7 @@
 
 #include "cli/commands.h"
 #include "consume_bench.h"
+#include "dedup_bench.h"
 #include "e2e_bench.h"
 #include "msg_id_window_bench.h"
 #include "produce_bench.h"
@@ -140,6 +141,7 @@ void AddBenchCommands(CLI::App& app, int* exit_code) {
   AddConsumeCommand(bench, exit_code);
   bench::AddWindowBench(*bench);
   bench::AddE2eBench(*bench);
+  bench::AddDedupBench(*bench);
 }
 
 }  // namespace oncemq::cli
