@@ -10,6 +10,8 @@ void AddBrokerCommand(CLI::App& app, int* exit_code);
 void AddTopicCommands(CLI::App& app, int* exit_code);
 void AddGroupCommands(CLI::App& app, int* exit_code);
 void AddBenchCommands(CLI::App& app, int* exit_code);
+void AddDedupCommands(CLI::App& app, int* exit_code);
+void AddDlqCommands(CLI::App& app, int* exit_code);
 
 struct AdminConnectOptions;
 // Adds --bootstrap and --timeout-ms, the options of every command that talks to a broker, to `command`;

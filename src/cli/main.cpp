@@ -10,6 +10,8 @@ int main(int argc, char** argv) {
   oncemq::cli::AddTopicCommands(app, &exit_code);
   oncemq::cli::AddGroupCommands(app, &exit_code);
   oncemq::cli::AddBenchCommands(app, &exit_code);
+  oncemq::cli::AddDedupCommands(app, &exit_code);
+  oncemq::cli::AddDlqCommands(app, &exit_code);
   CLI11_PARSE(app, argc, argv);
   return exit_code;
 }
