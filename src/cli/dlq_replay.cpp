@@ -73,7 +73,10 @@ Result<std::vector<DeadLetter>> SelectDeadLetters(const std::vector<DeadLetter>&
   if (wanted.empty()) return chosen;
   std::string missing;
   for (const DeadLetterId& id : wanted) {
-    missing += (missing.empty() ? "" : ", ") + std::to_string(id.partition) + ":" + std::to_string(id.offset);
+    if (!missing.empty()) missing += ", ";
+    missing += std::to_string(id.partition);
+    missing += ':';
+    missing += std::to_string(id.offset);
   }
   return Status::NotFound("no dead letter with id " + missing + " (see oncemq dlq list)");
 }

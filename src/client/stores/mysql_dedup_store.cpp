@@ -107,7 +107,11 @@ std::string WhereKey(const std::string& group, const std::string& key) {
 std::string WhereAnyKey(const std::vector<Key>& keys) {
   std::string out = "(group_id, dedup_key) IN (";
   for (size_t i = 0; i < keys.size(); ++i) {
-    out += (i == 0 ? "(" : ", (") + HexLiteral(keys[i].first) + ", " + HexLiteral(keys[i].second) + ")";
+    out += i == 0 ? "(" : ", (";
+    out += HexLiteral(keys[i].first);
+    out += ", ";
+    out += HexLiteral(keys[i].second);
+    out += ')';
   }
   return out + ")";
 }

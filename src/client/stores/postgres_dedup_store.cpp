@@ -226,7 +226,10 @@ std::string TextArray(const std::vector<std::optional<std::string>>& items) {
 
 std::string IntArray(const std::vector<int64_t>& items) {
   std::string out = "{";
-  for (size_t i = 0; i < items.size(); ++i) out += (i > 0 ? "," : "") + std::to_string(items[i]);
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i > 0) out += ',';
+    out += std::to_string(items[i]);
+  }
   return out + "}";
 }
 
