@@ -627,7 +627,13 @@ RunResult RunOncemq(const DedupBenchOptions& o, const std::string& topic, const 
   }
   if (!ran.ok()) result.error = ran.message();
   Finish(result, counter);
-  result.note = Unexpected(running->stats());
+  const ConsumerStats stats = running->stats();
+  result.note = Unexpected(stats);
+  if (stats.batches > 0) {
+    result.note += fmt::format("{}{:.1f} messages per poll batch, {} commits", result.note.empty() ? "" : "; ",
+                               static_cast<double>(stats.received) / static_cast<double>(stats.batches),
+                               stats.commits);
+  }
   return result;
 }
 

@@ -154,7 +154,10 @@ Status IdempotentConsumer::Impl::Run() {
   while (!Stopping()) {
     ReleaseDueHolds();
     std::vector<Item> batch = PollBatch();
-    if (!batch.empty()) Process(batch);
+    if (!batch.empty()) {
+      ++counters_->batches;
+      Process(batch);
+    }
     Commit(/*synchronous=*/false);
     MaybeSweep();
   }
