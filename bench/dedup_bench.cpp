@@ -7,6 +7,7 @@
 #include <mysql.h>
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
@@ -44,6 +45,7 @@ struct DedupBenchOptions {
   uint64_t count = 200'000;
   size_t message_bytes = 100;
   std::vector<std::string> stores;
+  std::vector<std::string> modes = {"seeds", "per-message", "batch"};  // plain always runs: it is the base
   int partitions = 1;
   double bound_s = 60;
 };
@@ -630,9 +632,9 @@ RunResult RunOncemq(const DedupBenchOptions& o, const std::string& topic, const 
   const ConsumerStats stats = running->stats();
   result.note = Unexpected(stats);
   if (stats.batches > 0) {
-    result.note += fmt::format("{}{:.1f} messages per poll batch, {} commits", result.note.empty() ? "" : "; ",
-                               static_cast<double>(stats.received) / static_cast<double>(stats.batches),
-                               stats.commits);
+    result.note +=
+        fmt::format("{}{:.1f} messages per poll batch, {} commits", result.note.empty() ? "" : "; ",
+                    static_cast<double>(stats.received) / static_cast<double>(stats.batches), stats.commits);
   }
   return result;
 }
@@ -737,7 +739,10 @@ void RunStoreModes(const DedupBenchOptions& o, const std::string& topic, const s
                    std::vector<RunResult>& runs) {
   const std::string label = StoreLabel(uri);
   const std::string base = fmt::format("{}-{}{}", topic, label, index);
-  {
+  auto wanted = [&](std::string_view mode) {
+    return std::find(o.modes.begin(), o.modes.end(), mode) != o.modes.end();
+  };
+  if (wanted("seeds")) {
     RunStore store(uri, "seeds");
     const std::string group = base + "-seeds";
     auto seeds = store.OpenSeeds(group);
@@ -751,6 +756,7 @@ void RunStoreModes(const DedupBenchOptions& o, const std::string& topic, const s
   }
   for (const auto& [mode, max_batch] :
        {std::pair{"per-message", size_t{1}}, std::pair{"batch", kPollBatch}}) {
+    if (!wanted(mode)) continue;
     RunStore store(uri, mode);
     Progress(
         runs.emplace_back(RunOncemq(o, topic, base + "-" + mode, store, max_batch, Labelled(mode, label))));
@@ -799,6 +805,10 @@ void AddDedupBench(CLI::App& bench) {
                   "Dedup store URIs, comma-separated (sqlite:///PATH gets a new file per run)")
       ->required()
       ->delimiter(',');
+  cmd->add_option("--modes", o->modes, "Which of seeds,per-message,batch to run after plain")
+      ->capture_default_str()
+      ->delimiter(',')
+      ->check(CLI::IsMember({"seeds", "per-message", "batch"}));
   cmd->add_option("--partitions", o->partitions, "Partitions of the benchmark topic")
       ->capture_default_str()
       ->check(CLI::Range(1, 256));

@@ -17,6 +17,7 @@
 #   BOUND       seconds bound of each run                    (default 60)
 #   FLUSH       broker flush policy (always | interval=MS | never)   (default always)
 #   STORES      which of sqlite,redis,postgresql,mysql to run (default all four)
+#   MODES       which of seeds,per-message,batch to run after plain (default all three)
 set -euo pipefail
 
 readonly repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -26,6 +27,7 @@ readonly PARTITIONS="${PARTITIONS:-1}"
 readonly BOUND="${BOUND:-60}"
 readonly FLUSH="${FLUSH:-always}"
 readonly STORES="${STORES:-sqlite,redis,postgresql,mysql}"
+readonly MODES="${MODES:-seeds,per-message,batch}"
 readonly READY_WAIT_S=30
 readonly SETUP_TIMEOUT_S=180
 
@@ -199,7 +201,8 @@ readonly total_bound=$(((3 * ${#store_uris[@]} + 1) * (BOUND + 30) + 300))
 stores_arg="$(IFS=','; echo "${store_uris[*]}")"
 set +e
 timeout --kill-after=10 "$total_bound" "$oncemq" bench dedup --bootstrap "$bootstrap" --count "$COUNT" \
-  --size "$SIZE" --partitions "$PARTITIONS" --duration-bound "$BOUND" --stores "$stores_arg"
+  --size "$SIZE" --partitions "$PARTITIONS" --duration-bound "$BOUND" --stores "$stores_arg" \
+  --modes "$MODES"
 status=$?
 set -e
 if ((status != 0)); then echo "dedup_run.sh: oncemq bench dedup exited with status $status" >&2; fi

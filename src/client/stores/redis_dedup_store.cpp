@@ -30,14 +30,14 @@ local function owned(key, token)
 end
 -- Complete of one record at store time `now`: 1 (done) or 0 (fenced). Redis deletes the record itself
 -- `grace` ms after the retention ends, in its own (unskewed) time.
+-- A CONSUMING record has no result field (every claim writes a new hash), so none needs deleting.
 local function complete(key, now, skew, token, retention, grace, has_result, result)
   if not owned(key, token) then return 0 end
   local retain = now + tonumber(retention)
-  redis.call('HSET', key, 'state', 'CONSUMED', 'retain', int(retain), 'updated', int(now))
   if has_result == '1' then
-    redis.call('HSET', key, 'result', result)
+    redis.call('HSET', key, 'state', 'CONSUMED', 'retain', int(retain), 'updated', int(now), 'result', result)
   else
-    redis.call('HDEL', key, 'result')
+    redis.call('HSET', key, 'state', 'CONSUMED', 'retain', int(retain), 'updated', int(now))
   end
   redis.call('PEXPIREAT', key, int(retain - tonumber(skew) + tonumber(grace)))
   return 1
@@ -46,27 +46,30 @@ end
 
 // Claim. KEYS[1] = the token high-water key, KEYS[1 + i] = request i's record key.
 // ARGV[1] = skew, then per request four: owner, lease ms, has hash ('1'/'0'), hash.
-// Returns per request {outcome, state, owner, token, lease, retain, attempts, error, hash|nil, result|nil,
-// updated}. A port of dedup_rules.cpp: keep the two in step.
+// Returns {now, answer 1, answer 2, …}: a fresh claim of a key that had no record is answered with its
+// token alone (an integer; the caller knows the rest: its own request and `now`), every other outcome with
+// {outcome, state, owner, token, lease, retain, attempts, error, hash|nil, result|nil, updated}. Most keys
+// of a batch are new, and the lean answer halves what the server encodes and the client parses.
+// A port of dedup_rules.cpp: keep the two in step.
 constexpr std::string_view kClaimScript = R"lua(
 local now = now_ms(ARGV[1])
+local now_text = int(now)
 local states = {CONSUMING = true, CONSUMED = true, RELEASED = true}
--- Check every record before writing anything: a script's error does not undo its writes.
-for i = 2, #KEYS do
-  local s = redis.call('HGET', KEYS[i], 'state')
-  if s and not states[s] then return redis.error_reply('ONCEMQ_CORRUPT unknown state in ' .. KEYS[i]) end
-end
 
-local function load(key)
-  local f = redis.call('HGETALL', key)
-  if #f == 0 then return nil end
-  local r = {}
-  for i = 1, #f, 2 do r[f[i]] = f[i + 1] end
-  r.token = tonumber(r.token)
-  r.lease = tonumber(r.lease)
-  r.retain = tonumber(r.retain)
-  r.attempts = tonumber(r.attempts)
-  return r
+-- Read every record, and check it, before writing anything: a script's error does not undo its writes.
+local found = {}
+for i = 2, #KEYS do
+  local f = redis.call('HGETALL', KEYS[i])
+  if #f > 0 then
+    local r = {}
+    for j = 1, #f, 2 do r[f[j]] = f[j + 1] end
+    if not states[r.state] then return redis.error_reply('ONCEMQ_CORRUPT unknown state in ' .. KEYS[i]) end
+    r.token = tonumber(r.token)
+    r.lease = tonumber(r.lease)
+    r.retain = tonumber(r.retain)
+    r.attempts = tonumber(r.attempts)
+    found[i] = r
+  end
 end
 
 -- HashDiffers
@@ -75,10 +78,10 @@ local function hash_differs(f, q)
 end
 
 -- NewClaim: carried is a RELEASED or expired CONSUMING record whose attempts and error carry on.
-local function new_claim(carried, found, q, new_key_token)
+local function new_claim(carried, f, q, new_key_token)
   local r = {state = 'CONSUMING', owner = q.owner, lease = now + q.lease, retain = 0, attempts = 0,
              error = '', hash = q.hash, updated = now}
-  if found then r.token = found.token + 1 else r.token = new_key_token end
+  if f then r.token = f.token + 1 else r.token = new_key_token end
   if carried then
     r.attempts = carried.attempts
     r.error = carried.error
@@ -102,27 +105,48 @@ local function decide(f, q, new_key_token)
   return outcome, new_claim(carried, f, q, new_key_token)
 end
 
-local function store(key, r)
-  redis.call('DEL', key)  -- also drops a swept-late record's expiry and result
-  redis.call('HSET', key, 'state', r.state, 'owner', r.owner, 'token', int(r.token), 'lease', int(r.lease),
-             'retain', int(r.retain), 'attempts', int(r.attempts), 'error', r.error, 'updated', int(r.updated))
-  if r.hash ~= nil then redis.call('HSET', key, 'hash', r.hash) end
+-- Every claim writes a whole new hash (an old one is deleted first, with its expiry and result): so a
+-- CONSUMING record never has a result field, which Complete relies on.
+local lease_texts = {}
+local function store(key, r, existed)
+  if existed then redis.call('DEL', key) end
+  local lease_text = lease_texts[r.lease]
+  if not lease_text then
+    lease_text = int(r.lease)
+    lease_texts[r.lease] = lease_text
+  end
+  local attempts_text = '0'
+  if r.attempts ~= 0 then attempts_text = int(r.attempts) end
+  if r.hash ~= nil then
+    redis.call('HSET', key, 'state', 'CONSUMING', 'owner', r.owner, 'token', int(r.token), 'lease', lease_text,
+               'retain', '0', 'attempts', attempts_text, 'error', r.error, 'updated', now_text, 'hash', r.hash)
+  else
+    redis.call('HSET', key, 'state', 'CONSUMING', 'owner', r.owner, 'token', int(r.token), 'lease', lease_text,
+               'retain', '0', 'attempts', attempts_text, 'error', r.error, 'updated', now_text)
+  end
 end
 
 local high_water = tonumber(redis.call('GET', KEYS[1]) or '0')
 local issued = high_water
-local out = {}
+local out = {now}
+local claimed_here = {}  -- a key repeated in the batch sees the claim its first request made
 for i = 2, #KEYS do
   local a = 2 + (i - 2) * 4
   local q = {owner = ARGV[a], lease = tonumber(ARGV[a + 1])}
   if ARGV[a + 2] == '1' then q.hash = ARGV[a + 3] end
-  local outcome, r = decide(load(KEYS[i]), q, high_water + 1)
+  local f = claimed_here[KEYS[i]] or found[i]
+  local outcome, r = decide(f, q, high_water + 1)
   if outcome == 'CLAIMED' or outcome == 'TAKEN_OVER' then
-    store(KEYS[i], r)
+    store(KEYS[i], r, f ~= nil)
+    claimed_here[KEYS[i]] = r
     if r.token > high_water then high_water = r.token end
   end
-  out[#out + 1] = {outcome, r.state, r.owner, int(r.token), int(r.lease), int(r.retain), int(r.attempts),
-                   r.error, r.hash or false, r.result or false, int(r.updated)}
+  if outcome == 'CLAIMED' and f == nil then
+    out[#out + 1] = r.token
+  else
+    out[#out + 1] = {outcome, r.state, r.owner, int(r.token), int(r.lease), int(r.retain), int(r.attempts),
+                     r.error, r.hash or false, r.result or false, int(r.updated)}
+  end
 end
 if high_water > issued then redis.call('SET', KEYS[1], int(high_water)) end
 return out
@@ -147,10 +171,31 @@ return complete(KEYS[1], now_ms(ARGV[1]), ARGV[1], ARGV[2], ARGV[3], ARGV[4], AR
 // done by its first request with the current token, and its later repeats are fenced.
 constexpr std::string_view kCompleteBatchScript = R"lua(
 local now = now_ms(ARGV[1])
+local now_text = int(now)
+local expiry_shift = tonumber(ARGV[2]) - tonumber(ARGV[1])  -- grace, and back to the server's own clock
+local texts = {}  -- retention ms → {retain, expire-at} as text: a batch mostly shares one retention
 local out = {}
 for i = 1, #KEYS do
   local a = 3 + (i - 1) * 4
-  out[i] = complete(KEYS[i], now, ARGV[1], ARGV[a], ARGV[a + 1], ARGV[2], ARGV[a + 2], ARGV[a + 3])
+  local key = KEYS[i]
+  local f = redis.call('HMGET', key, 'state', 'token')
+  if f[1] == 'CONSUMING' and f[2] == ARGV[a] then
+    local t = texts[ARGV[a + 1]]
+    if not t then
+      local retain = now + tonumber(ARGV[a + 1])
+      t = {int(retain), int(retain + expiry_shift)}
+      texts[ARGV[a + 1]] = t
+    end
+    if ARGV[a + 2] == '1' then
+      redis.call('HSET', key, 'state', 'CONSUMED', 'retain', t[1], 'updated', now_text, 'result', ARGV[a + 3])
+    else
+      redis.call('HSET', key, 'state', 'CONSUMED', 'retain', t[1], 'updated', now_text)
+    end
+    redis.call('PEXPIREAT', key, t[2])
+    out[i] = 1
+  else
+    out[i] = 0
+  end
 end
 return out
 )lua";
@@ -237,6 +282,22 @@ Result<DedupRecord> ToRecord(const Fields& f, const std::string& group, const st
     if (!*text || !ParseInt(**text, out)) return Corrupt("bad number in record of key " + key);
   }
   r.attempts = static_cast<int32_t>(attempts);
+  return r;
+}
+
+// The record the claim script wrote for a key that had none, from the request and the script's answer.
+DedupRecord FreshClaim(const ClaimRequest& request, int64_t token, int64_t now) {
+  DedupRecord r;
+  r.group = request.group;
+  r.key = request.key;
+  r.state = DedupState::kConsuming;
+  r.owner = request.owner;
+  r.fencing_token = token;
+  r.lease_until_ms = now + request.lease.count();
+  r.retain_until_ms = 0;
+  r.attempts = 0;
+  r.payload_hash = request.payload_hash;
+  r.updated_ms = now;
   return r;
 }
 
@@ -331,24 +392,31 @@ Result<RedisDedupStore::ReplyPtr> RedisDedupStore::CommandLocked(const std::vect
     args.push_back(a.data());
     lengths.push_back(a.size());
   }
+  return CommandLocked(args, lengths, retry);
+}
+
+Result<RedisDedupStore::ReplyPtr> RedisDedupStore::CommandLocked(const std::vector<const char*>& args,
+                                                                 const std::vector<size_t>& lengths,
+                                                                 Retry retry) {
+  const std::string command(args[0], lengths[0]);
   for (int attempt = 0;; ++attempt) {
     if (context_ == nullptr || context_->err != 0) {
       if (Status s = ConnectLocked(); !s.ok()) return s;
     }
-    ReplyPtr reply(static_cast<redisReply*>(
-        redisCommandArgv(context_, static_cast<int>(args.size()), args.data(), lengths.data())));
+    ReplyPtr reply(static_cast<redisReply*>(redisCommandArgv(
+        context_, static_cast<int>(args.size()), const_cast<const char**>(args.data()), lengths.data())));
     if (reply == nullptr) {
       const std::string why = context_->errstr;
       redisFree(context_);  // reconnect on the next call
       context_ = nullptr;
       if (retry == Retry::kReadOnly && attempt == 0) continue;
-      return Status::Unavailable("redis dedup store: " + argv[0] + ": " + why +
+      return Status::Unavailable("redis dedup store: " + command + ": " + why +
                                  (retry == Retry::kNever ? " (outcome unknown)" : ""));
     }
     if (reply->type == REDIS_REPLY_ERROR) {
       const std::string message = ReplyText(reply.get());
       if (message.starts_with("ONCEMQ_CORRUPT")) return Corrupt(message);
-      return Status::IoError("redis dedup store: " + argv[0] + ": " + message);
+      return Status::IoError("redis dedup store: " + command + ": " + message);
     }
     return reply;
   }
@@ -361,15 +429,32 @@ Result<RedisDedupStore::ReplyPtr> RedisDedupStore::ScriptLocked(int script,
   if (context_ == nullptr || context_->err != 0) {
     if (Status s = ConnectLocked(); !s.ok()) return s;
   }
-  std::vector<std::string> argv = {"EVALSHA", shas_[script], std::to_string(keys.size())};
-  argv.insert(argv.end(), keys.begin(), keys.end());
-  argv.insert(argv.end(), args.begin(), args.end());
-  Result<ReplyPtr> reply = CommandLocked(argv, retry);
+  static constexpr std::string_view kEvalSha = "EVALSHA";
+  static constexpr std::string_view kEval = "EVAL";
+  const std::string sha = shas_[script];  // a copy: a reconnect inside CommandLocked reloads shas_
+  const std::string key_count = std::to_string(keys.size());
+  std::vector<const char*> argv;
+  std::vector<size_t> lengths;
+  argv.reserve(3 + keys.size() + args.size());
+  lengths.reserve(argv.capacity());
+  auto add = [&](std::string_view a) {
+    argv.push_back(a.data());
+    lengths.push_back(a.size());
+  };
+  add(kEvalSha);
+  add(sha);
+  add(key_count);
+  for (const std::string& k : keys) add(k);
+  for (const std::string& a : args) add(a);
+  Result<ReplyPtr> reply = CommandLocked(argv, lengths, retry);
   if (reply.ok() || reply.status().message().find("NOSCRIPT") == std::string::npos) return reply;
   // The server lost its script cache (restart, SCRIPT FLUSH): EVAL sends the text and caches it again.
-  argv[0] = "EVAL";
-  argv[1] = ScriptText(script);
-  return CommandLocked(argv, retry);
+  const std::string text = ScriptText(script);
+  argv[0] = kEval.data();
+  lengths[0] = kEval.size();
+  argv[1] = text.data();
+  lengths[1] = text.size();
+  return CommandLocked(argv, lengths, retry);
 }
 
 Result<int64_t> RedisDedupStore::NowMs() {
@@ -402,11 +487,19 @@ Result<std::vector<ClaimResult>> RedisDedupStore::Claim(std::span<const ClaimReq
   Result<ReplyPtr> reply = ScriptLocked(kClaim, keys, args, Retry::kNever);
   if (!reply.ok()) return reply.status();
   const redisReply* r = reply->get();
-  if (r->type != REDIS_REPLY_ARRAY || r->elements != requests.size())
+  if (r->type != REDIS_REPLY_ARRAY || r->elements != requests.size() + 1 ||
+      r->element[0]->type != REDIS_REPLY_INTEGER) {
     return Corrupt("unexpected claim reply");
+  }
+  const int64_t now = r->element[0]->integer;
   std::vector<ClaimResult> results;
+  results.reserve(requests.size());
   for (size_t i = 0; i < requests.size(); ++i) {
-    const redisReply* e = r->element[i];
+    const redisReply* e = r->element[i + 1];
+    if (e->type == REDIS_REPLY_INTEGER) {
+      results.push_back({ClaimOutcome::kClaimed, FreshClaim(requests[i], e->integer, now)});
+      continue;
+    }
     if (e->type != REDIS_REPLY_ARRAY || e->elements != 11) return Corrupt("unexpected claim reply");
     std::optional<std::string> v[11];
     for (size_t j = 0; j < 11; ++j) v[j] = Element(e->element[j]);

@@ -91,6 +91,9 @@ class RedisDedupStore final : public DedupStore {
   // All below REQUIRES: mu_ held.
   Status ConnectLocked();
   Result<ReplyPtr> CommandLocked(const std::vector<std::string>& argv, Retry retry);
+  // argv as pointers and lengths, so that a script's many keys and arguments are not copied again.
+  Result<ReplyPtr> CommandLocked(const std::vector<const char*>& args, const std::vector<size_t>& lengths,
+                                 Retry retry);
   Result<ReplyPtr> ScriptLocked(int script, const std::vector<std::string>& keys,
                                 const std::vector<std::string>& args, Retry retry);
   Result<FencedOutcome> FencedScript(int script, const std::string& group, const std::string& key,
