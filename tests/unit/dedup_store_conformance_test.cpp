@@ -173,6 +173,43 @@ TEST_P(DedupStoreConformance, ClaimOfNewKeyIsClaimedWithTokenAndStoreClockLease)
   EXPECT_EQ(stored.attempts, 0);
 }
 
+// A store may answer a claim without reading the record back (Redis answers a fresh claim with its token
+// alone): every field of the answer must still be what the store holds.
+void ExpectSameRecord(const DedupRecord& answered, const DedupRecord& stored) {
+  EXPECT_EQ(answered.group, stored.group);
+  EXPECT_EQ(answered.key, stored.key);
+  EXPECT_EQ(answered.state, stored.state);
+  EXPECT_EQ(answered.owner, stored.owner);
+  EXPECT_EQ(answered.fencing_token, stored.fencing_token);
+  EXPECT_EQ(answered.lease_until_ms, stored.lease_until_ms);
+  EXPECT_EQ(answered.retain_until_ms, stored.retain_until_ms);
+  EXPECT_EQ(answered.attempts, stored.attempts);
+  EXPECT_EQ(answered.last_error, stored.last_error);
+  EXPECT_EQ(answered.payload_hash, stored.payload_hash);
+  EXPECT_EQ(answered.result, stored.result);
+  EXPECT_EQ(answered.updated_ms, stored.updated_ms);
+}
+
+TEST_P(DedupStoreConformance, ClaimAnswerIsTheRecordTheStoreHolds) {
+  std::vector<ClaimRequest> batch = {Req("fresh-hashed", "consumer-a", seconds(10), "hash-1"),
+                                     Req("fresh-plain", "consumer-a", seconds(20))};
+  Result<std::vector<ClaimResult>> claimed = store().Claim(batch);
+  ASSERT_TRUE(claimed.ok()) << claimed.status().ToString();
+  ASSERT_EQ(claimed->size(), 2u);
+  ExpectSameRecord((*claimed)[0].record, MustGet("fresh-hashed"));
+  ExpectSameRecord((*claimed)[1].record, MustGet("fresh-plain"));
+
+  // A claim after a failure carries attempts and the error; a take-over keeps them too.
+  ASSERT_EQ(Release("fresh-plain", (*claimed)[1].record.fencing_token, "boom"), FencedOutcome::kOk);
+  ClaimResult again = ClaimOne(Req("fresh-plain", "consumer-b", seconds(10)));
+  ASSERT_EQ(again.outcome, ClaimOutcome::kClaimed);
+  ExpectSameRecord(again.record, MustGet("fresh-plain"));
+  harness_->Advance(milliseconds(10'001));
+  ClaimResult taken = ClaimOne(Req("fresh-plain", "consumer-c"));
+  ASSERT_EQ(taken.outcome, ClaimOutcome::kTakenOver);
+  ExpectSameRecord(taken.record, MustGet("fresh-plain"));
+}
+
 TEST_P(DedupStoreConformance, GetOfUnknownKeyIsEmpty) {
   Result<std::optional<DedupRecord>> record = store().Get(kGroup, "never-seen");
   ASSERT_TRUE(record.ok());
