@@ -260,8 +260,10 @@ class PoisonableConsumer {
 class DlqCliTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    broker_ = std::make_unique<BrokerProcess>(std::vector<std::string>{
-        "--group-initial-rebalance-delay-ms", "0", "--group-min-session-timeout-ms", "1000"});
+    std::vector<std::string> args = {"--group-initial-rebalance-delay-ms", "0",
+                                     "--group-min-session-timeout-ms", "1000"};
+    args.insert(args.end(), extra_broker_args_.begin(), extra_broker_args_.end());
+    broker_ = std::make_unique<BrokerProcess>(args);
     std::string error;
     ASSERT_TRUE(broker_->Start(&error)) << error;
     address_ = broker_->address();
@@ -273,9 +275,19 @@ class DlqCliTest : public ::testing::Test {
 
   std::string RetryTopic() const { return RetryTopicName(kGroup, 1); }
 
+  std::vector<std::string> extra_broker_args_;
   std::unique_ptr<BrokerProcess> broker_;
   std::string address_;
   std::string store_uri_;
+};
+
+// A broker whose message-id window is on for every topic by default.
+class DlqCliWindowedBrokerTest : public DlqCliTest {
+ protected:
+  void SetUp() override {
+    extra_broker_args_ = {"--dedup-window-ms", "600000"};
+    DlqCliTest::SetUp();
+  }
 };
 
 bool Contains(const std::string& text, const std::string& part) {
@@ -363,6 +375,25 @@ TEST_F(DlqCliTest, ReplayedDeadLetterIsHandledOnceAndUnknownIdsSendNothing) {
 
   consumer.Stop();
   EXPECT_TRUE(consumer.run_status().ok()) << consumer.run_status().ToString();
+}
+
+// A replay copies the message into <group>.retry.1 a second time with its oncemq-msg-id: the consumer
+// creates its retry topics with the window off, or the broker would drop the copy while acknowledging it.
+TEST_F(DlqCliWindowedBrokerTest, ReplayLandsWhenTheBrokerWindowIsOnByDefault) {
+  PoisonableConsumer consumer;
+  ASSERT_EQ(consumer.Start(address_, store_uri_), "");
+  ASSERT_EQ(SendOne(address_, "poison", "msg-poison", "{\"order\":\"poison\"}"), "");
+  ASSERT_TRUE(WaitFor([&] { return consumer.stats().dead_lettered == 1; }))
+      << "dead-lettered " << consumer.stats().dead_lettered;
+  const int64_t retry_end = LogEnd(address_, RetryTopic());
+  ASSERT_GE(retry_end, 1);
+
+  consumer.Cure();
+  CliRun replay = Cli({"dlq", "replay", "--group", kGroup, "--all", "--bootstrap", address_});
+  ASSERT_EQ(replay.exit_code, 0) << Describe(replay);
+  EXPECT_EQ(LogEnd(address_, RetryTopic()), retry_end + 1);
+  ASSERT_TRUE(WaitFor([&] { return consumer.Successes("poison") == 1; }))
+      << "handled " << consumer.Successes("poison");
 }
 
 TEST_F(DlqCliTest, GroupWithoutDeadLetterTopicHasNoDeadLetters) {

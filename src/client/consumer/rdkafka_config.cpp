@@ -29,17 +29,22 @@ using EventPtr = std::unique_ptr<rd_kafka_event_t, Deleter<rd_kafka_event_destro
 using OptionsPtr = std::unique_ptr<rd_kafka_AdminOptions_t, Deleter<rd_kafka_AdminOptions_destroy>>;
 using NewTopicPtr = std::unique_ptr<rd_kafka_NewTopic_t, Deleter<rd_kafka_NewTopic_destroy>>;
 
-}  // namespace
-
-Status CreateMissingTopics(rd_kafka_t* handle, const std::vector<std::string>& names, int partitions,
-                           std::chrono::milliseconds timeout) {
-  if (names.empty()) return Status::Ok();
+// One CreateTopics call; the names it refused for a configuration are added to `refused_config`.
+Status CreateTopicsOnce(rd_kafka_t* handle, const std::vector<std::string>& names, int partitions,
+                        std::chrono::milliseconds timeout, const std::map<std::string, std::string>& configs,
+                        std::vector<std::string>& refused_config) {
   std::array<char, 512> error{};
   std::vector<NewTopicPtr> owned;
   std::vector<rd_kafka_NewTopic_t*> topics;
   for (const std::string& name : names) {
     owned.emplace_back(rd_kafka_NewTopic_new(name.c_str(), partitions, -1, error.data(), error.size()));
     if (owned.back() == nullptr) return Status::InvalidArgument("topic " + name + ": " + error.data());
+    for (const auto& [key, value] : configs) {
+      if (rd_kafka_NewTopic_set_config(owned.back().get(), key.c_str(), value.c_str()) !=
+          RD_KAFKA_RESP_ERR_NO_ERROR) {
+        return Status::InvalidArgument("topic " + name + ": cannot set " + key);
+      }
+    }
     topics.push_back(owned.back().get());
   }
   OptionsPtr options(rd_kafka_AdminOptions_new(handle, RD_KAFKA_ADMIN_OP_CREATETOPICS));
@@ -59,11 +64,30 @@ Status CreateMissingTopics(rd_kafka_t* handle, const std::vector<std::string>& n
   for (size_t i = 0; i < count; ++i) {
     rd_kafka_resp_err_t err = rd_kafka_topic_result_error(results[i]);
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR || err == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) continue;
+    if (err == RD_KAFKA_RESP_ERR_INVALID_CONFIG && !configs.empty()) {
+      refused_config.emplace_back(rd_kafka_topic_result_name(results[i]));
+      continue;
+    }
     const char* detail = rd_kafka_topic_result_error_string(results[i]);
     return Status::Unavailable(std::string("creating topic ") + rd_kafka_topic_result_name(results[i]) +
                                ": " + (detail != nullptr ? detail : rd_kafka_err2str(err)));
   }
   return Status::Ok();
+}
+
+}  // namespace
+
+Status CreateMissingTopics(rd_kafka_t* handle, const std::vector<std::string>& names, int partitions,
+                           std::chrono::milliseconds timeout,
+                           const std::map<std::string, std::string>& configs) {
+  if (names.empty()) return Status::Ok();
+  std::vector<std::string> refused_config;
+  if (Status s = CreateTopicsOnce(handle, names, partitions, timeout, configs, refused_config); !s.ok()) {
+    return s;
+  }
+  if (refused_config.empty()) return Status::Ok();
+  std::vector<std::string> unused;
+  return CreateTopicsOnce(handle, refused_config, partitions, timeout, {}, unused);
 }
 
 }  // namespace oncemq::client

@@ -19,8 +19,11 @@ namespace oncemq::client {
 Result<std::unique_ptr<RdKafka::Conf>> MakeRdKafkaConf(const std::map<std::string, std::string>& settings);
 
 // Creates those of `names` that do not exist, with `partitions` each; existing topics are left as they are.
-// kUnavailable when the cluster does not answer within `timeout`.
+// `configs` are set on the new topics; a cluster that refuses one (INVALID_CONFIG: Kafka does not know
+// oncemq's own settings) gets the topics without them. kUnavailable when the cluster does not answer within
+// `timeout`.
 Status CreateMissingTopics(rd_kafka_t* handle, const std::vector<std::string>& names, int partitions,
-                           std::chrono::milliseconds timeout);
+                           std::chrono::milliseconds timeout,
+                           const std::map<std::string, std::string>& configs = {});
 
 }  // namespace oncemq::client

@@ -49,7 +49,7 @@ RouteProducer::~RouteProducer() {
 
 Status RouteProducer::EnsureTopics(const std::vector<std::string>& names, int partitions,
                                    std::chrono::milliseconds timeout) {
-  return CreateMissingTopics(producer_->c_ptr(), names, partitions, timeout);
+  return CreateMissingTopics(producer_->c_ptr(), names, partitions, timeout, {{"dedup.window.ms", "0"}});
 }
 
 namespace {

@@ -35,7 +35,10 @@ class RouteProducer {
                                                        const std::map<std::string, std::string>& config);
   ~RouteProducer();
 
-  // Creates the topics that do not exist yet (partitions each, replication 1 unless the cluster's default).
+  // Creates the topics that do not exist yet (partitions each, replication 1 unless the cluster's default),
+  // with oncemq's message-id window off on them (where the cluster is oncemq): the same message is copied
+  // to a retry topic more than once by design (a concurrent duplicate, a replayed dead letter), and a
+  // window would drop the later copy while acknowledging it — the message would be lost.
   Status EnsureTopics(const std::vector<std::string>& names, int partitions,
                       std::chrono::milliseconds timeout);
 
