@@ -442,6 +442,36 @@ INSTANTIATE_TEST_SUITE_P(Stores, ConsumerStoreTest, ::testing::ValuesIn(LeaseSto
 // ---------------------------------------------------------------------------------------------------
 // 2. Retry levels and the dead-letter topic.
 
+bool TopicListed(RdKafka::Producer& client, const std::string& topic) {
+  RdKafka::Metadata* raw = nullptr;
+  if (client.metadata(/*all_topics=*/true, nullptr, &raw, 10'000) != RdKafka::ERR_NO_ERROR) return false;
+  std::unique_ptr<RdKafka::Metadata> metadata(raw);
+  for (const RdKafka::TopicMetadata* t : *metadata->topics()) {
+    if (t->topic() == topic && t->err() == RdKafka::ERR_NO_ERROR) return true;
+  }
+  return false;
+}
+
+// Retry topics are created with oncemq's dedup.window.ms=0, which Kafka refuses as INVALID_CONFIG: such a
+// refusal must still leave the topics created (here oncemq refuses a setting it does not know).
+TEST_F(ConsumerTest, TopicsAreCreatedWithoutASettingTheClusterRefuses) {
+  std::string error;
+  auto conf = MakeRdKafkaConf({{"bootstrap.servers", broker_->address()}}, &error);
+  ASSERT_NE(conf, nullptr) << error;
+  std::unique_ptr<RdKafka::Producer> client(RdKafka::Producer::create(conf.get(), error));
+  ASSERT_NE(client, nullptr) << error;
+  Status created = client::CreateMissingTopics(client->c_ptr(), {"shipments.retry.1", "shipments.dlq"}, 2,
+                                               seconds(30), {{"no.such.setting", "1"}});
+  ASSERT_TRUE(created.ok()) << created.ToString();
+  EXPECT_TRUE(TopicListed(*client, "shipments.retry.1"));
+  EXPECT_TRUE(TopicListed(*client, "shipments.dlq"));
+  // A setting the cluster knows is applied.
+  created = client::CreateMissingTopics(client->c_ptr(), {"shipments.windowless"}, 1, seconds(30),
+                                        {{"dedup.window.ms", "0"}});
+  ASSERT_TRUE(created.ok()) << created.ToString();
+  EXPECT_TRUE(TopicListed(*client, "shipments.windowless"));
+}
+
 TEST_F(ConsumerTest, FailingHandlerWalksTheRetryLevelsIntoTheDeadLetterTopic) {
   struct Try {
     std::string topic;
