@@ -10,8 +10,8 @@ namespace oncemq {
 
 struct IdempotentConsumer::Impl::Counters {
   std::atomic<uint64_t> received{0}, handled{0}, duplicates{0}, delayed_in_progress{0}, handler_failures{0},
-      retried{0}, dead_lettered{0}, store_failures{0}, fenced{0}, unprotected{0}, commits{0},
-      batches{0}, assigned_partitions{0};
+      retried{0}, dead_lettered{0}, store_failures{0}, fenced{0}, unprotected{0}, commits{0}, batches{0},
+      assigned_partitions{0};
 
   ConsumerStats Snapshot() const {
     return ConsumerStats{.received = received.load(),
