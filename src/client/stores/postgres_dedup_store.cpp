@@ -6,6 +6,7 @@
 #include <cctype>
 #include <charconv>
 #include <map>
+#include <set>
 #include <utility>
 
 #include "client/stores/dedup_rules.h"
@@ -54,18 +55,37 @@ constexpr std::string_view kColumns =
     "last_error, "
     "encode(payload_hash, 'hex'), encode(result, 'hex'), updated_ms";
 
-// Claim, round trip 1: placeholders for keys without a row, then every key's row locked, in key order.
-constexpr std::string_view kInsertPlaceholders =
-    "INSERT INTO oncemq_dedup(group_id, dedup_key, state, owner, fencing_token, lease_until_ms, "
-    "retain_until_ms, attempts, last_error, updated_ms) "
-    "SELECT g, k, 'NEW', '', 0, 0, 0, 0, '', 0 FROM unnest($1::text[], $2::text[]) AS r(g, k) "
-    "ORDER BY g COLLATE \"C\", k COLLATE \"C\" ON CONFLICT (group_id, dedup_key) DO NOTHING";
+// kColumns with names, for a CTE's select list.
+constexpr std::string_view kClaimColumns =
+    "group_id, dedup_key, state, owner, fencing_token, lease_until_ms, retain_until_ms, attempts, "
+    "last_error, encode(payload_hash, 'hex') AS hash_hex, encode(result, 'hex') AS result_hex, updated_ms";
 
-std::string LockRowsSql() {
-  return "SELECT " + std::string(kColumns) +
-         " FROM oncemq_dedup WHERE (group_id, dedup_key) IN "
-         "(SELECT g, k FROM unnest($1::text[], $2::text[]) AS r(g, k)) "
-         "ORDER BY group_id COLLATE \"C\", dedup_key COLLATE \"C\" FOR UPDATE";
+// Claim, round trip 1, in one statement: new keys are inserted as claims at once (token = the swept-token
+// high-water mark + 1; a key repeated in the batch is inserted for its first request), and the rows that
+// already existed are locked, in key order, for the caller to decide. The statement's snapshot does not see
+// its own inserts, so each key comes back once: tagged true (inserted) or false (existing, locked). A key
+// that comes back neither way was inserted or deleted by a concurrent transaction in between; the caller
+// starts over. Parameters: per key group, key, owner, lease ms, hash as hex or NULL; $6 the skew.
+std::string ClaimRowsSql() {
+  return "WITH u AS (SELECT DISTINCT ON (g, k) g, k, owner, lease, hash FROM unnest($1::text[], $2::text[], "
+         "$3::text[], $4::bigint[], $5::text[]) WITH ORDINALITY AS r(g, k, owner, lease, hash, pos) "
+         "ORDER BY g, k, pos), "
+         "n AS (SELECT " +
+         NowExpr(6) +
+         " AS now_ms, coalesce((SELECT value FROM oncemq_dedup_meta WHERE name = 'swept_token_high_water'), "
+         "0) AS high_water), "
+         "inserted AS (INSERT INTO oncemq_dedup(group_id, dedup_key, state, owner, fencing_token, "
+         "lease_until_ms, retain_until_ms, attempts, last_error, payload_hash, result, updated_ms) "
+         "SELECT u.g, u.k, 'CONSUMING', u.owner, n.high_water + 1, n.now_ms + u.lease, 0, 0, '', "
+         "decode(u.hash, 'hex'), NULL, n.now_ms FROM u, n ORDER BY u.g COLLATE \"C\", u.k COLLATE \"C\" "
+         "ON CONFLICT (group_id, dedup_key) DO NOTHING RETURNING " +
+         std::string(kClaimColumns) +
+         "), "
+         "existing AS (SELECT " +
+         std::string(kClaimColumns) +
+         " FROM oncemq_dedup WHERE (group_id, dedup_key) IN (SELECT g, k FROM u) "
+         "ORDER BY group_id COLLATE \"C\", dedup_key COLLATE \"C\" FOR UPDATE) "
+         "SELECT *, true FROM inserted UNION ALL SELECT *, false FROM existing";
 }
 
 std::string ClockSql() {
@@ -256,7 +276,7 @@ Status Corrupt(const std::string& what) {
 
 // Row `row` of a result with kColumns. nullopt for a placeholder ('NEW': no record).
 Result<std::optional<DedupRecord>> ParseRecord(const PGresult* result, int row) {
-  if (PQnfields(result) != 12) return Corrupt("unexpected column count");
+  if (PQnfields(result) < 12) return Corrupt("unexpected column count");  // the claim's has a 13th
   const auto text = [&](int column) { return std::string(PQgetvalue(result, row, column)); };
   const auto bytes = [&](int column) -> std::optional<std::optional<std::string>> {
     if (PQgetisnull(result, row, column)) return std::optional<std::string>();
@@ -374,6 +394,7 @@ struct PostgresDedupStore::Locked {
   int64_t now_ms = 0;
   int64_t high_water = 0;
   std::map<KeyOf, std::optional<DedupRecord>> rows;  // every requested key; nullopt: no record
+  std::set<KeyOf> inserted;                          // keys whose row this transaction inserted as a claim
 };
 
 // The SqlTransaction a RunOnce handler sees: `?` statements on the attempt's connection. Remembers whether a
@@ -503,36 +524,40 @@ Result<T> PostgresDedupStore::Run(OnLost on_lost, const Attempt& attempt) {
 
 Result<PostgresDedupStore::Locked> PostgresDedupStore::LockKeys(PgConnection& conn,
                                                                 std::span<const ClaimRequest> requests) {
-  Locked locked;
-  for (const ClaimRequest& r : requests) locked.rows.emplace(KeyOf(r.group, r.key), std::nullopt);
-  std::vector<std::optional<std::string>> groups;
-  std::vector<std::optional<std::string>> keys;
-  for (const auto& [k, unused] : locked.rows) {
-    groups.emplace_back(k.first);
-    keys.emplace_back(k.second);
+  std::vector<std::optional<std::string>> groups, keys, owners, leases, hashes;
+  for (const ClaimRequest& r : requests) {
+    groups.emplace_back(r.group);
+    keys.emplace_back(r.key);
+    owners.emplace_back(r.owner);
+    leases.emplace_back(std::to_string(r.lease.count()));
+    hashes.push_back(HexOrNull(r.payload_hash));
   }
-  const Params arrays = {TextArray(groups), TextArray(keys)};
+  static const std::string claim_rows = ClaimRowsSql();
   const PgStatement statements[] = {
       {"BEGIN", {}},
-      {std::string(kInsertPlaceholders), arrays},
-      {LockRowsSql(), arrays},
+      {claim_rows,
+       {TextArray(groups), TextArray(keys), TextArray(owners), TextArray(leases), TextArray(hashes), Skew()}},
+      // After the locks: a Sweep that committed meanwhile has raised the high-water mark (see ClaimOnce).
       {ClockSql(), {Skew()}},
   };
   Result<std::vector<PgResult>> results = conn.Pipeline(statements);
   if (!results.ok()) return results.status();
-  const PGresult* rows = (*results)[2].get();
+  Locked locked;
+  for (const ClaimRequest& r : requests) locked.rows.emplace(KeyOf(r.group, r.key), std::nullopt);
+  const PGresult* rows = (*results)[1].get();
   for (int i = 0; i < PQntuples(rows); ++i) {
     Result<std::optional<DedupRecord>> record = ParseRecord(rows, i);
-    if (!record.ok()) {
+    if (!record.ok() || PQnfields(rows) != 13) {
       conn.RollbackIfOpen();
-      return record.status();
+      return record.ok() ? Corrupt("unexpected column count") : record.status();
     }
-    locked.rows[KeyOf(PQgetvalue(rows, i, 0), PQgetvalue(rows, i, 1))] = std::move(*record);
+    const KeyOf key(PQgetvalue(rows, i, 0), PQgetvalue(rows, i, 1));
+    if (std::string_view(PQgetvalue(rows, i, 12)) == "t") locked.inserted.insert(key);
+    locked.rows[key] = std::move(*record);
   }
-  // Every key has a row (its own or our placeholder) unless a concurrent Sweep deleted it in between.
   if (static_cast<size_t>(PQntuples(rows)) != locked.rows.size())
-    return conn.Conflict("a key's row vanished");
-  const PGresult* clock = (*results)[3].get();
+    return conn.Conflict("a key's row appeared or vanished during the claim");
+  const PGresult* clock = (*results)[2].get();
   if (PQntuples(clock) != 1 || !ParseInt(PQgetvalue(clock, 0, 0), &locked.now_ms) ||
       !ParseInt(PQgetvalue(clock, 0, 1), &locked.high_water)) {
     conn.RollbackIfOpen();
@@ -559,7 +584,20 @@ Result<std::vector<ClaimResult>> PostgresDedupStore::ClaimOnce(PgConnection& con
   std::vector<ClaimResult> results;
   std::vector<const DedupRecord*> changed;
   for (const ClaimRequest& r : requests) {
-    std::optional<DedupRecord>& row = locked->rows[KeyOf(r.group, r.key)];
+    const KeyOf key(r.group, r.key);
+    std::optional<DedupRecord>& row = locked->rows[key];
+    if (locked->inserted.erase(key) > 0) {  // our new claim, made for the key's first request
+      ClaimResult result{ClaimOutcome::kClaimed, *row};
+      // The key was swept by a Sweep that committed while the insert waited: its tokens must go on
+      // growing, so the claim takes one above the mark that Sweep left.
+      if (result.record.fencing_token <= locked->high_water) {
+        result.record.fencing_token = locked->high_water + 1;
+        row = result.record;
+        changed.push_back(&*row);
+      }
+      results.push_back(std::move(result));
+      continue;
+    }
     ClaimResult result = DecideClaim(row, r, locked->now_ms, locked->high_water + 1);
     if (Claims(result.outcome)) {
       row = result.record;  // a repeat of the key in this batch sees this claim
@@ -739,7 +777,9 @@ Result<TransactionalResult> PostgresDedupStore::RunOnceAttempt(PgConnection& con
                                    .payload_hash = request.payload_hash};
   Result<Locked> locked = LockKeys(conn, std::span(&claim_request, 1));
   if (!locked.ok()) return locked.status();
-  const std::optional<DedupRecord> found = locked->rows.begin()->second;
+  // A row LockKeys inserted is this attempt's own claim: the key had no record.
+  const std::optional<DedupRecord> found =
+      locked->inserted.empty() ? locked->rows.begin()->second : std::nullopt;
   ClaimResult decided = DecideClaim(found, claim_request, locked->now_ms, locked->high_water + 1);
   if (!Claims(decided.outcome)) {
     conn.RollbackIfOpen();  // drops nothing but the row lock: the key had a row
