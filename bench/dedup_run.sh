@@ -148,7 +148,7 @@ start_mariadb() {
   mkdir -p "$dir"
   if ((EUID == 0)); then user=(--user=root); fi
   timeout "$SETUP_TIMEOUT_S" mariadb-install-db --no-defaults --datadir="$dir/data" \
-    --auth-root-authentication-method=normal --skip-test-db "${mariadb_options[@]}" "${user[@]}" \
+    --auth-root-authentication-method=normal --skip-test-db --tmpdir="$dir" "${mariadb_options[@]}" "${user[@]}" \
     >"$dir/install.log" 2>&1 || {
     echo "dedup_run.sh: mariadb-install-db failed:" >&2
     tail -n 40 "$dir/install.log" >&2

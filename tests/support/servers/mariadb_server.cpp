@@ -167,8 +167,11 @@ bool MariadbServer::Start(std::string* error, std::chrono::milliseconds ready_ti
 
 bool MariadbServer::Initialise(std::string* error) {
   std::vector<std::string> args = {
-      FindBinary("mariadb-install-db"),           "--no-defaults",  "--datadir=" + dir_ + "/data",
-      "--auth-root-authentication-method=normal", "--skip-test-db", "--skip-name-resolve"};
+      FindBinary("mariadb-install-db"), "--no-defaults", "--datadir=" + dir_ + "/data",
+      "--auth-root-authentication-method=normal", "--skip-test-db", "--skip-name-resolve",
+      // Its bootstrap server's temporary tables go here, not to the shared /tmp: with two installs at once
+      // there, one failed with "Could not remove temporary table '/tmp/#sql-temptable-…'".
+      "--tmpdir=" + dir_};
   for (std::string& o : CommonServerOptions()) args.push_back(std::move(o));
   const std::string log = dir_ + "/install.log";
   const pid_t pid = Spawn(args, log);
