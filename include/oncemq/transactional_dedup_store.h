@@ -28,26 +28,10 @@
 #include <vector>
 
 #include "oncemq/dedup_store.h"
+#include "oncemq/sql_transaction.h"
 #include "oncemq/status.h"
 
 namespace oncemq {
-
-using SqlParam = std::optional<std::string>;             // nullopt binds NULL
-using SqlRow = std::vector<std::optional<std::string>>;  // text columns; nullopt is NULL
-
-// The handler's view of the open transaction. Statements use `?` placeholders on every store (the
-// PostgreSQL store rewrites them to $1, $2, … outside quoted text). Valid only during the handler call.
-class SqlTransaction {
- public:
-  virtual ~SqlTransaction() = default;
-  // Runs a statement; returns the number of rows it changed.
-  virtual Result<int64_t> Execute(std::string_view sql, std::span<const SqlParam> params = {}) = 0;
-  // Runs a query; returns its rows as text.
-  virtual Result<std::vector<SqlRow>> Query(std::string_view sql, std::span<const SqlParam> params = {}) = 0;
-  // The driver's connection (sqlite3*, PGconn*, MYSQL*) for anything the two calls above cannot do. Do not
-  // commit, roll back or close it.
-  virtual void* native_handle() = 0;
-};
 
 struct TransactionalRequest {
   std::string group;

@@ -281,6 +281,7 @@ class MysqlSqlTransaction final : public SqlTransaction {
     return std::move(r->rows);
   }
   void* native_handle() override { return c_.native(); }
+  SqlEngine engine() const override { return SqlEngine::kMysql; }
 
   // Not OK once the transaction ended behind RunOnce's back.
   Status broken() const {

@@ -426,6 +426,7 @@ class PostgresDedupStore::Transaction final : public SqlTransaction {
   }
 
   void* native_handle() override { return conn_.native(); }
+  SqlEngine engine() const override { return SqlEngine::kPostgres; }
 
   PgConnection::Failure worst_failure() const { return worst_; }
 

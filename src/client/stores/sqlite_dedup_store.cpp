@@ -172,6 +172,7 @@ class SqliteSqlTransaction final : public SqlTransaction {
   }
 
   void* native_handle() override { return db_; }
+  SqlEngine engine() const override { return SqlEngine::kSqlite; }
 
  private:
   struct Finalizer {
