@@ -38,10 +38,11 @@ class SqlDatabase {
 };
 
 struct SqlDatabaseOptions {
-  size_t pool_size = 4;  // server engines: connections opened at most
+  size_t pool_size = 4;                           // server engines: connections opened at most
   std::chrono::milliseconds busy_timeout{5'000};  // SQLite: how long to wait for the write lock
 };
 
-Result<std::shared_ptr<SqlDatabase>> OpenSqlDatabase(std::string_view uri, const SqlDatabaseOptions& options = {});
+Result<std::shared_ptr<SqlDatabase>> OpenSqlDatabase(std::string_view uri,
+                                                     const SqlDatabaseOptions& options = {});
 
 }  // namespace oncemq

@@ -13,6 +13,7 @@
 #include <tuple>
 #include <utility>
 
+#include "client/sql/mysql_sql.h"
 #include "client/stores/dedup_rules.h"
 
 namespace oncemq::client {
@@ -215,111 +216,6 @@ TransactionalOutcome NotRun(ClaimOutcome outcome) {
     default: return TransactionalOutcome::kInProgress;
   }
 }
-
-// The first word of a statement, upper-cased, after leading blanks and comments; "ROLLBACK TO" (a
-// savepoint, which ends no transaction) counts as a word of its own.
-std::string LeadingWord(std::string_view sql) {
-  size_t i = 0;
-  while (i < sql.size()) {
-    if (std::isspace(static_cast<unsigned char>(sql[i]))) {
-      ++i;
-    } else if (sql.substr(i, 2) == "/*") {
-      const size_t end = sql.find("*/", i + 2);
-      i = end == std::string_view::npos ? sql.size() : end + 2;
-    } else if (sql[i] == '#' || sql.substr(i, 3) == "-- ") {
-      const size_t end = sql.find('\n', i);
-      i = end == std::string_view::npos ? sql.size() : end + 1;
-    } else {
-      break;
-    }
-  }
-  std::string word;
-  std::string rest;
-  for (; i < sql.size() && std::isalpha(static_cast<unsigned char>(sql[i])); ++i) {
-    word.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(sql[i]))));
-  }
-  for (; i < sql.size() && rest.size() < 6; ++i) {
-    if (!std::isspace(static_cast<unsigned char>(sql[i]))) {
-      rest.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(sql[i]))));
-    }
-  }
-  if (word == "ROLLBACK" && (rest.starts_with("TO") || rest.starts_with("WORKTO"))) return "ROLLBACK TO";
-  return word;
-}
-
-// A handler statement's error: what the statement itself got wrong (syntax, a constraint, a missing
-// table) is kInvalidArgument — running it again fails again; a lost connection, a deadlock, a lock wait
-// timeout or a busy server keep their retriable codes.
-Status HandlerStatementError(const Status& s, unsigned int error) {
-  static constexpr unsigned int kTransient[] = {
-      ER_LOCK_DEADLOCK,     ER_LOCK_WAIT_TIMEOUT, ER_CON_COUNT_ERROR, ER_OUT_OF_RESOURCES, ER_DISK_FULL,
-      ER_QUERY_INTERRUPTED, ER_STATEMENT_TIMEOUT, ER_SERVER_SHUTDOWN, ER_CONNECTION_KILLED};
-  const bool server_error = error >= 1000 && error < 2000;
-  if (!server_error ||
-      std::find(std::begin(kTransient), std::end(kTransient), error) != std::end(kTransient)) {
-    return s;
-  }
-  return Status::InvalidArgument(s.message());
-}
-
-// The handler's view of a RunOnce transaction. It refuses to end the transaction (COMMIT, ROLLBACK, BEGIN,
-// START TRANSACTION, XA: kInvalidArgument). Once the transaction has ended anyway — a deadlock rolled it
-// back, the connection was lost, a statement committed implicitly (DDL), or the native handle ended it —
-// every later statement is refused, so none runs outside it, and RunOnce does not commit.
-class MysqlSqlTransaction final : public SqlTransaction {
- public:
-  explicit MysqlSqlTransaction(MysqlConnection& c) : c_(c) {}
-
-  Result<int64_t> Execute(std::string_view sql, std::span<const SqlParam> params) override {
-    Result<StatementResult> r = Run(sql, params);
-    if (!r.ok()) return r.status();
-    return r->has_rows ? static_cast<int64_t>(r->rows.size()) : r->affected_rows;
-  }
-  Result<std::vector<SqlRow>> Query(std::string_view sql, std::span<const SqlParam> params) override {
-    Result<StatementResult> r = Run(sql, params);
-    if (!r.ok()) return r.status();
-    return std::move(r->rows);
-  }
-  void* native_handle() override { return c_.native(); }
-  SqlEngine engine() const override { return SqlEngine::kMysql; }
-
-  // Not OK once the transaction ended behind RunOnce's back.
-  Status broken() const {
-    if (!broken_.ok()) return broken_;
-    if (c_.in_transaction()) return Status::Ok();
-    return Status::IoError(
-        "mysql dedup store: the handler's transaction ended early (a statement that commits implicitly, or "
-        "the native handle)");
-  }
-
- private:
-  Result<StatementResult> Run(std::string_view sql, std::span<const SqlParam> params) {
-    if (Status s = broken(); !s.ok()) return s;
-    const std::string word = LeadingWord(sql);
-    for (const char* control : {"COMMIT", "ROLLBACK", "BEGIN", "START", "XA"}) {
-      if (word == control) {
-        return Status::InvalidArgument("mysql dedup store: RunOnce commits or rolls back by itself: " +
-                                       std::string(sql));
-      }
-    }
-    Result<std::string> bound =
-        BindPlaceholders(sql, params, [this](std::string_view t) { return c_.Quote(t); });
-    if (!bound.ok()) return bound.status();
-    Result<std::vector<StatementResult>> results = c_.Run(*bound);
-    if (!results.ok()) {
-      if (c_.lost() || c_.last_errno() == ER_LOCK_DEADLOCK) broken_ = results.status();
-      return HandlerStatementError(results.status(), c_.last_errno());
-    }
-    // A CALL may answer with several results: its first result set (or its final status) stands for all.
-    for (StatementResult& r : *results) {
-      if (r.has_rows) return std::move(r);
-    }
-    return std::move(results->back());
-  }
-
-  MysqlConnection& c_;
-  Status broken_;
-};
 
 }  // namespace
 
@@ -641,7 +537,7 @@ Result<TransactionalResult> MysqlDedupStore::RunOnce(const TransactionalRequest&
   }
   DedupRecord claim = std::move(decided.record);
   claim.lease_until_ms = 0;  // no lease in transactional mode: the row lock stands for it
-  MysqlSqlTransaction tx(conn);
+  MysqlTransaction tx(conn);
   std::optional<std::string> result;
   Status failed = handler(tx, claim, result);
   if (failed.ok()) failed = tx.broken();

@@ -9,6 +9,7 @@
 #include <set>
 #include <utility>
 
+#include "client/sql/postgres_sql.h"
 #include "client/stores/dedup_rules.h"
 #include "client/stores/sql_placeholders.h"
 
@@ -264,12 +265,6 @@ Status CheckKey(const std::string& group, const std::string& key) {
   return CheckNoNul("key", key);
 }
 
-bool ParseInt(const char* text, int64_t* out) {
-  const std::string_view t(text);
-  const auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), *out);
-  return ec == std::errc() && end == t.data() + t.size();
-}
-
 Status Corrupt(const std::string& what) {
   return Status::Corruption(std::string(kPrefix) + what);
 }
@@ -301,7 +296,7 @@ Result<std::optional<DedupRecord>> ParseRecord(const PGresult* result, int row) 
                                               {7, &attempts},
                                               {11, &r.updated_ms}};
   for (const auto& [column, out] : numbers) {
-    if (PQgetisnull(result, row, column) || !ParseInt(PQgetvalue(result, row, column), out)) {
+    if (PQgetisnull(result, row, column) || !PgParseInt(PQgetvalue(result, row, column), out)) {
       return Corrupt("bad number in the record of key " + r.key);
     }
   }
@@ -316,7 +311,7 @@ Result<std::optional<DedupRecord>> ParseRecord(const PGresult* result, int row) 
 
 Result<int64_t> ChangedRows(const PGresult* result) {
   int64_t changed = 0;
-  if (!ParseInt(PQcmdTuples(const_cast<PGresult*>(result)), &changed)) return Corrupt("bad row count");
+  if (!PgParseInt(PQcmdTuples(const_cast<PGresult*>(result)), &changed)) return Corrupt("bad row count");
   return changed;
 }
 
@@ -346,43 +341,6 @@ std::string StorableText(std::string_view text) {
   return out;
 }
 
-// The statement's first `words` keywords, upper-cased, after leading blanks and comments.
-std::vector<std::string> LeadingWords(std::string_view sql, size_t words) {
-  std::vector<std::string> out;
-  size_t i = 0;
-  while (i < sql.size() && out.size() < words) {
-    if (std::isspace(static_cast<unsigned char>(sql[i]))) {
-      ++i;
-    } else if (sql.compare(i, 2, "--") == 0) {
-      i = std::min(sql.find('\n', i), sql.size());
-    } else if (sql.compare(i, 2, "/*") == 0) {
-      const size_t end = sql.find("*/", i + 2);  // nesting does not matter before the first keyword
-      i = end == std::string_view::npos ? sql.size() : end + 2;
-    } else if (std::isalpha(static_cast<unsigned char>(sql[i]))) {
-      std::string word;
-      for (; i < sql.size() && std::isalpha(static_cast<unsigned char>(sql[i])); ++i) {
-        word.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(sql[i]))));
-      }
-      out.push_back(std::move(word));
-    } else {
-      break;
-    }
-  }
-  return out;
-}
-
-// True for statements that would end the handler's transaction: BEGIN, START, COMMIT, END, ABORT,
-// ROLLBACK (but not ROLLBACK TO a savepoint) and PREPARE TRANSACTION.
-bool EndsTransaction(std::string_view sql) {
-  const std::vector<std::string> w = LeadingWords(sql, 2);
-  if (w.empty()) return false;
-  const std::string& first = w[0];
-  const std::string second = w.size() > 1 ? w[1] : "";
-  if (first == "ROLLBACK") return second != "TO";
-  if (first == "PREPARE") return second == "TRANSACTION";
-  return first == "BEGIN" || first == "START" || first == "COMMIT" || first == "END" || first == "ABORT";
-}
-
 bool Claims(ClaimOutcome outcome) {
   return outcome == ClaimOutcome::kClaimed || outcome == ClaimOutcome::kTakenOver;
 }
@@ -395,86 +353,6 @@ struct PostgresDedupStore::Locked {
   int64_t high_water = 0;
   std::map<KeyOf, std::optional<DedupRecord>> rows;  // every requested key; nullopt: no record
   std::set<KeyOf> inserted;                          // keys whose row this transaction inserted as a claim
-};
-
-// The SqlTransaction a RunOnce handler sees: `?` statements on the attempt's connection. Remembers whether a
-// statement lost the connection or hit a conflict, which decide what RunOnce does after the handler.
-class PostgresDedupStore::Transaction final : public SqlTransaction {
- public:
-  explicit Transaction(PgConnection& conn) : conn_(conn) {}
-
-  Result<int64_t> Execute(std::string_view sql, std::span<const SqlParam> params) override {
-    Result<PgResult> result = Run(sql, params);
-    if (!result.ok()) return result.status();
-    const char* changed = PQcmdTuples(result->get());
-    int64_t n = 0;  // statements without a row count (CREATE, SET, …) changed none
-    if (*changed != '\0' && !ParseInt(changed, &n)) return Corrupt("bad row count");
-    return n;
-  }
-
-  Result<std::vector<SqlRow>> Query(std::string_view sql, std::span<const SqlParam> params) override {
-    Result<PgResult> result = Run(sql, params);
-    if (!result.ok()) return result.status();
-    const PGresult* r = result->get();
-    std::vector<SqlRow> rows(static_cast<size_t>(PQntuples(r)));
-    for (int i = 0; i < PQntuples(r); ++i) {
-      for (int c = 0; c < PQnfields(r); ++c) {
-        rows[i].push_back(PQgetisnull(r, i, c) ? std::nullopt : SqlParam(PQgetvalue(r, i, c)));
-      }
-    }
-    return rows;
-  }
-
-  void* native_handle() override { return conn_.native(); }
-  SqlEngine engine() const override { return SqlEngine::kPostgres; }
-
-  PgConnection::Failure worst_failure() const { return worst_; }
-
- private:
-  Result<PgResult> Run(std::string_view sql, std::span<const SqlParam> params) {
-    if (Status s = Admissible(sql, params); !s.ok()) return s;
-    Result<PgResult> result = conn_.Exec(NumberPlaceholders(sql), params);
-    if (result.ok()) return result;
-    const PgConnection::Failure f = conn_.last_failure();
-    if (f == PgConnection::Failure::kLost) worst_ = f;
-    if (f == PgConnection::Failure::kConflict && worst_ != PgConnection::Failure::kLost) worst_ = f;
-    // The handler's own mistakes (constraint violations, syntax, unknown tables): retrying fails again.
-    const std::string_view cls = std::string_view(conn_.last_sqlstate()).substr(0, 2);
-    if (f == PgConnection::Failure::kFinal && (cls == "23" || cls == "42")) {
-      return Status::InvalidArgument(result.status().message());
-    }
-    return result;
-  }
-
-  // kInvalidArgument for what the contract forbids: a placeholder count that differs from the parameters,
-  // a NUL in a parameter, ending the transaction, or a statement after it was ended behind our back.
-  Status Admissible(std::string_view sql, std::span<const SqlParam> params) {
-    const size_t placeholders = FindPlaceholders(sql, SqlDialect::kPostgres).size();
-    if (placeholders != params.size()) {
-      return Status::InvalidArgument(std::string(kPrefix) + "statement has " + std::to_string(placeholders) +
-                                     " placeholders but " + std::to_string(params.size()) + " parameters");
-    }
-    for (const SqlParam& p : params) {
-      if (p) {
-        if (Status s = CheckNoNul("parameter", *p); !s.ok()) return s;
-      }
-    }
-    if (EndsTransaction(sql)) {
-      return Status::InvalidArgument(std::string(kPrefix) +
-                                     "a handler may not begin, commit or roll back the transaction "
-                                     "(savepoints are fine): " +
-                                     std::string(sql));
-    }
-    const PGTransactionStatusType status = PQtransactionStatus(conn_.native());
-    if (status != PQTRANS_INTRANS && status != PQTRANS_INERROR && PQstatus(conn_.native()) == CONNECTION_OK) {
-      return Status::InvalidArgument(std::string(kPrefix) +
-                                     "the handler's transaction was ended through the native handle");
-    }
-    return Status::Ok();
-  }
-
-  PgConnection& conn_;
-  PgConnection::Failure worst_ = PgConnection::Failure::kNone;
 };
 
 PostgresDedupStore::PostgresDedupStore(const PostgresDedupStoreOptions& options)
@@ -559,8 +437,8 @@ Result<PostgresDedupStore::Locked> PostgresDedupStore::LockKeys(PgConnection& co
   if (static_cast<size_t>(PQntuples(rows)) != locked.rows.size())
     return conn.Conflict("a key's row appeared or vanished during the claim");
   const PGresult* clock = (*results)[2].get();
-  if (PQntuples(clock) != 1 || !ParseInt(PQgetvalue(clock, 0, 0), &locked.now_ms) ||
-      !ParseInt(PQgetvalue(clock, 0, 1), &locked.high_water)) {
+  if (PQntuples(clock) != 1 || !PgParseInt(PQgetvalue(clock, 0, 0), &locked.now_ms) ||
+      !PgParseInt(PQgetvalue(clock, 0, 1), &locked.high_water)) {
     conn.RollbackIfOpen();
     return Corrupt("bad clock or high-water mark");
   }
@@ -693,7 +571,7 @@ Result<std::vector<FencedOutcome>> PostgresDedupStore::CompleteBatch(
   const PGresult* rows = done->get();
   for (int i = 0; i < PQntuples(rows); ++i) {
     int64_t pos = 0;
-    if (!ParseInt(PQgetvalue(rows, i, 0), &pos) || pos < 1 || static_cast<size_t>(pos) > requests.size() ||
+    if (!PgParseInt(PQgetvalue(rows, i, 0), &pos) || pos < 1 || static_cast<size_t>(pos) > requests.size() ||
         outcomes[pos - 1] == FencedOutcome::kOk) {
       return Corrupt("bad position in the complete batch's answer");
     }
@@ -731,7 +609,7 @@ Result<size_t> PostgresDedupStore::Sweep(size_t limit) {
     Result<PgResult> result = conn.Exec(sql, params);
     if (!result.ok()) return result.status();
     int64_t swept = 0;
-    if (PQntuples(result->get()) != 1 || !ParseInt(PQgetvalue(result->get(), 0, 0), &swept)) {
+    if (PQntuples(result->get()) != 1 || !PgParseInt(PQgetvalue(result->get(), 0, 0), &swept)) {
       return Corrupt("bad sweep count");
     }
     return static_cast<size_t>(swept);
@@ -745,7 +623,7 @@ Result<int64_t> PostgresDedupStore::NowMs() {
     Result<PgResult> result = conn.Exec(sql, params);
     if (!result.ok()) return result.status();
     int64_t now = 0;
-    if (PQntuples(result->get()) != 1 || !ParseInt(PQgetvalue(result->get(), 0, 0), &now)) {
+    if (PQntuples(result->get()) != 1 || !PgParseInt(PQgetvalue(result->get(), 0, 0), &now)) {
       return Corrupt("bad clock");
     }
     return now;
@@ -793,7 +671,7 @@ Result<TransactionalResult> PostgresDedupStore::RunOnceAttempt(PgConnection& con
   DedupRecord claim = std::move(decided.record);
   claim.lease_until_ms = 0;  // transactional mode has no lease
   std::optional<std::string> kept;
-  Transaction tx(conn);
+  PgTransaction tx(conn);
   Status handled = handler(tx, claim, kept);
   // From here on the handler ran: a lost connection is never retried (the caller redelivers).
   if (tx.worst_failure() == PgConnection::Failure::kLost || PQstatus(conn.native()) != CONNECTION_OK) {

@@ -101,7 +101,6 @@ class PostgresDedupStore final : public DedupStore, public TransactionalDedupSto
                                       const TransactionalHandler& handler) override;
 
  private:
-  class Transaction;
   // Whether an attempt that lost its connection may run again on a new one.
   enum class OnLost { kRetryOnce, kNeverRetry };
   struct Locked;  // a transaction's view of its keys after round trip 1

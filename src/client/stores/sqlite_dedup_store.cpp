@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "client/sql/sqlite_sql.h"
 #include "client/stores/dedup_rules.h"
 
 namespace oncemq::client {
@@ -75,20 +76,6 @@ std::string StatementText(int which) {
   return "";
 }
 
-Status StatusFor(int code, const std::string& message) {
-  switch (code & 0xff) {
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED: return Status::Unavailable(message);
-    case SQLITE_CORRUPT:
-    case SQLITE_NOTADB: return Status::Corruption(message);
-    default: return Status::IoError(message);
-  }
-}
-
-void BindText(sqlite3_stmt* s, int index, std::string_view text) {
-  sqlite3_bind_text(s, index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
-}
-
 void BindBlob(sqlite3_stmt* s, int index, const std::optional<std::string>& blob) {
   if (!blob) {
     sqlite3_bind_null(s, index);
@@ -96,156 +83,6 @@ void BindBlob(sqlite3_stmt* s, int index, const std::optional<std::string>& blob
     sqlite3_bind_blob(s, index, blob->data(), static_cast<int>(blob->size()), SQLITE_TRANSIENT);
   }
 }
-
-std::string ColumnText(sqlite3_stmt* s, int column) {
-  const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(s, column));
-  return text == nullptr ? std::string() : std::string(text, sqlite3_column_bytes(s, column));
-}
-
-std::optional<std::string> ColumnBlob(sqlite3_stmt* s, int column) {
-  if (sqlite3_column_type(s, column) == SQLITE_NULL) return std::nullopt;
-  const auto* data = static_cast<const char*>(sqlite3_column_blob(s, column));
-  return std::string(data == nullptr ? "" : data, sqlite3_column_bytes(s, column));
-}
-
-// A handler statement's error: its own SQL, constraint or binding mistakes will fail again as they are.
-Status HandlerStatusFor(sqlite3* db, const char* what) {
-  const int code = sqlite3_extended_errcode(db);
-  const std::string message = std::string("sqlite transaction: ") + what + ": " + sqlite3_errmsg(db);
-  switch (code & 0xff) {
-    case SQLITE_ERROR:
-    case SQLITE_CONSTRAINT:
-    case SQLITE_MISMATCH:
-    case SQLITE_RANGE:
-    case SQLITE_TOOBIG: return Status::InvalidArgument(message);
-    default: return StatusFor(code, message);
-  }
-}
-
-// Refuses BEGIN, COMMIT, ROLLBACK and END while installed (sqlite3_set_authorizer), and notes that it did.
-class TransactionControlGuard {
- public:
-  explicit TransactionControlGuard(sqlite3* db) : db_(db) { sqlite3_set_authorizer(db_, &Authorize, this); }
-  ~TransactionControlGuard() { sqlite3_set_authorizer(db_, nullptr, nullptr); }
-  TransactionControlGuard(const TransactionControlGuard&) = delete;
-  TransactionControlGuard& operator=(const TransactionControlGuard&) = delete;
-
-  // True once, after a statement was refused.
-  bool TakeRefusal() { return std::exchange(refused_, false); }
-
- private:
-  static int Authorize(void* self, int action, const char*, const char*, const char*, const char*) {
-    if (action != SQLITE_TRANSACTION) return SQLITE_OK;
-    static_cast<TransactionControlGuard*>(self)->refused_ = true;
-    return SQLITE_DENY;
-  }
-
-  sqlite3* const db_;
-  bool refused_ = false;
-};
-
-// The handler's view of RunOnce's open transaction on the store's connection.
-class SqliteSqlTransaction final : public SqlTransaction {
- public:
-  explicit SqliteSqlTransaction(sqlite3* db) : db_(db), guard_(db) {}
-
-  Result<int64_t> Execute(std::string_view sql, std::span<const SqlParam> params) override {
-    Result<StatementPtr> stmt = Prepare(sql, params);
-    if (!stmt.ok()) return stmt.status();
-    const int64_t before = sqlite3_total_changes64(db_);
-    int rc;
-    while ((rc = sqlite3_step(stmt->get())) == SQLITE_ROW) {
-    }
-    if (rc != SQLITE_DONE) return HandlerStatusFor(db_, "execute");
-    // sqlite3_changes64 keeps the count of the last INSERT, UPDATE or DELETE; other statements change none.
-    return sqlite3_total_changes64(db_) == before ? 0 : sqlite3_changes64(db_);
-  }
-
-  Result<std::vector<SqlRow>> Query(std::string_view sql, std::span<const SqlParam> params) override {
-    Result<StatementPtr> stmt = Prepare(sql, params);
-    if (!stmt.ok()) return stmt.status();
-    std::vector<SqlRow> rows;
-    int rc;
-    while ((rc = sqlite3_step(stmt->get())) == SQLITE_ROW) rows.push_back(Row(stmt->get()));
-    if (rc != SQLITE_DONE) return HandlerStatusFor(db_, "query");
-    return rows;
-  }
-
-  void* native_handle() override { return db_; }
-  SqlEngine engine() const override { return SqlEngine::kSqlite; }
-
- private:
-  struct Finalizer {
-    void operator()(sqlite3_stmt* stmt) const { sqlite3_finalize(stmt); }
-  };
-  using StatementPtr = std::unique_ptr<sqlite3_stmt, Finalizer>;
-
-  // One statement, compiled and bound. REQUIRES nothing of `sql`; refuses what the contract forbids.
-  Result<StatementPtr> Prepare(std::string_view sql, std::span<const SqlParam> params) {
-    if (sql.empty()) return Status::InvalidArgument("sqlite transaction: empty statement");
-    if (sqlite3_get_autocommit(db_)) {
-      return Status::IoError("sqlite transaction: rolled back by an earlier error; no more statements");
-    }
-    sqlite3_stmt* raw = nullptr;
-    const char* tail = nullptr;
-    const int rc = sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &raw, &tail);
-    StatementPtr stmt(raw);
-    if (guard_.TakeRefusal()) {
-      return Status::InvalidArgument("sqlite transaction: a handler must not begin, commit or roll back");
-    }
-    if (rc != SQLITE_OK) return HandlerStatusFor(db_, "prepare");
-    if (stmt == nullptr) return Status::InvalidArgument("sqlite transaction: empty statement");
-    if (HasAnotherStatement(tail, sql.data() + sql.size())) {
-      return Status::InvalidArgument("sqlite transaction: one statement per call");
-    }
-    if (Status s = Bind(stmt.get(), params); !s.ok()) return s;
-    return stmt;
-  }
-
-  // Whether [tail, end) holds more than white space and comments (or does not compile).
-  bool HasAnotherStatement(const char* tail, const char* end) {
-    if (tail == nullptr || tail >= end) return false;
-    sqlite3_stmt* next = nullptr;
-    const int rc = sqlite3_prepare_v2(db_, tail, static_cast<int>(end - tail), &next, nullptr);
-    sqlite3_finalize(next);
-    (void)guard_.TakeRefusal();
-    return rc != SQLITE_OK || next != nullptr;
-  }
-
-  static Status Bind(sqlite3_stmt* stmt, std::span<const SqlParam> params) {
-    const int expected = sqlite3_bind_parameter_count(stmt);
-    if (static_cast<size_t>(expected) != params.size()) {
-      return Status::InvalidArgument("sqlite transaction: the statement takes " + std::to_string(expected) +
-                                     " parameters, not " + std::to_string(params.size()));
-    }
-    for (size_t i = 0; i < params.size(); ++i) {
-      const int index = static_cast<int>(i) + 1;
-      if (params[i]) {
-        BindText(stmt, index, *params[i]);
-      } else {
-        sqlite3_bind_null(stmt, index);
-      }
-    }
-    return Status::Ok();
-  }
-
-  static SqlRow Row(sqlite3_stmt* stmt) {
-    SqlRow row;
-    const int columns = sqlite3_column_count(stmt);
-    row.reserve(columns);
-    for (int c = 0; c < columns; ++c) {
-      if (sqlite3_column_type(stmt, c) == SQLITE_NULL) {
-        row.emplace_back(std::nullopt);
-      } else {
-        row.emplace_back(ColumnText(stmt, c));
-      }
-    }
-    return row;
-  }
-
-  sqlite3* const db_;
-  TransactionControlGuard guard_;
-};
 
 bool IsClaim(ClaimOutcome outcome) {
   return outcome == ClaimOutcome::kClaimed || outcome == ClaimOutcome::kTakenOver;
@@ -356,7 +193,7 @@ Status SqliteDedupStore::Prepare() {
 Status SqliteDedupStore::Error(const char* what) const {
   const int code = db_ == nullptr ? SQLITE_NOMEM : sqlite3_extended_errcode(db_);
   const char* message = db_ == nullptr ? "out of memory" : sqlite3_errmsg(db_);
-  return StatusFor(code, std::string("sqlite dedup store: ") + what + ": " + message);
+  return SqliteStatusFor(code, std::string("sqlite dedup store: ") + what + ": " + message);
 }
 
 sqlite3_stmt* SqliteDedupStore::Reset(Stmt which) {
@@ -399,25 +236,25 @@ Result<int64_t> SqliteDedupStore::SweptHighWaterLocked() {
 Result<std::optional<DedupRecord>> SqliteDedupStore::SelectLocked(const std::string& group,
                                                                   const std::string& key) {
   sqlite3_stmt* s = Reset(kSelect);
-  BindText(s, 1, group);
-  BindText(s, 2, key);
+  SqliteBindText(s, 1, group);
+  SqliteBindText(s, 2, key);
   const int rc = sqlite3_step(s);
   if (rc == SQLITE_DONE) return std::optional<DedupRecord>();
   if (rc != SQLITE_ROW) return Error("select");
   DedupRecord r;
-  r.group = ColumnText(s, 0);
-  r.key = ColumnText(s, 1);
-  const std::optional<DedupState> state = ParseState(ColumnText(s, 2));
+  r.group = SqliteColumnText(s, 0);
+  r.key = SqliteColumnText(s, 1);
+  const std::optional<DedupState> state = ParseState(SqliteColumnText(s, 2));
   if (!state) return Status::Corruption("sqlite dedup store: unknown state of key " + key);
   r.state = *state;
-  r.owner = ColumnText(s, 3);
+  r.owner = SqliteColumnText(s, 3);
   r.fencing_token = sqlite3_column_int64(s, 4);
   r.lease_until_ms = sqlite3_column_int64(s, 5);
   r.retain_until_ms = sqlite3_column_int64(s, 6);
   r.attempts = sqlite3_column_int(s, 7);
-  r.last_error = ColumnText(s, 8);
-  r.payload_hash = ColumnBlob(s, 9);
-  r.result = ColumnBlob(s, 10);
+  r.last_error = SqliteColumnText(s, 8);
+  r.payload_hash = SqliteColumnBlob(s, 9);
+  r.result = SqliteColumnBlob(s, 10);
   r.updated_ms = sqlite3_column_int64(s, 11);
   sqlite3_reset(s);
   return std::optional<DedupRecord>(std::move(r));
@@ -425,15 +262,15 @@ Result<std::optional<DedupRecord>> SqliteDedupStore::SelectLocked(const std::str
 
 Status SqliteDedupStore::UpsertLocked(const DedupRecord& r) {
   sqlite3_stmt* s = Reset(kUpsert);
-  BindText(s, 1, r.group);
-  BindText(s, 2, r.key);
-  BindText(s, 3, StateName(r.state));
-  BindText(s, 4, r.owner);
+  SqliteBindText(s, 1, r.group);
+  SqliteBindText(s, 2, r.key);
+  SqliteBindText(s, 3, StateName(r.state));
+  SqliteBindText(s, 4, r.owner);
   sqlite3_bind_int64(s, 5, r.fencing_token);
   sqlite3_bind_int64(s, 6, r.lease_until_ms);
   sqlite3_bind_int64(s, 7, r.retain_until_ms);
   sqlite3_bind_int(s, 8, r.attempts);
-  BindText(s, 9, r.last_error);
+  SqliteBindText(s, 9, r.last_error);
   BindBlob(s, 10, r.payload_hash);
   BindBlob(s, 11, r.result);
   sqlite3_bind_int64(s, 12, r.updated_ms);
@@ -481,8 +318,8 @@ Result<FencedOutcome> SqliteDedupStore::Renew(const std::string& group, const st
   Result<int64_t> now = NowLocked();
   if (!now.ok()) return now.status();
   sqlite3_stmt* s = Reset(kRenew);
-  BindText(s, 1, group);
-  BindText(s, 2, key);
+  SqliteBindText(s, 1, group);
+  SqliteBindText(s, 2, key);
   sqlite3_bind_int64(s, 3, token);
   sqlite3_bind_int64(s, 4, *now + lease.count());
   sqlite3_bind_int64(s, 5, *now);
@@ -491,8 +328,8 @@ Result<FencedOutcome> SqliteDedupStore::Renew(const std::string& group, const st
 
 Result<FencedOutcome> SqliteDedupStore::CompleteLocked(const CompleteRequest& request, int64_t now_ms) {
   sqlite3_stmt* s = Reset(kComplete);
-  BindText(s, 1, request.group);
-  BindText(s, 2, request.key);
+  SqliteBindText(s, 1, request.group);
+  SqliteBindText(s, 2, request.key);
   sqlite3_bind_int64(s, 3, request.token);
   sqlite3_bind_int64(s, 4, now_ms + request.retention.count());
   BindBlob(s, 5, request.result);
@@ -537,10 +374,10 @@ Result<FencedOutcome> SqliteDedupStore::Release(const std::string& group, const 
   Result<int64_t> now = NowLocked();
   if (!now.ok()) return now.status();
   sqlite3_stmt* s = Reset(kRelease);
-  BindText(s, 1, group);
-  BindText(s, 2, key);
+  SqliteBindText(s, 1, group);
+  SqliteBindText(s, 2, key);
   sqlite3_bind_int64(s, 3, token);
-  BindText(s, 4, error);
+  SqliteBindText(s, 4, error);
   sqlite3_bind_int64(s, 5, *now);
   return UpdateLocked(s);
 }
@@ -601,8 +438,8 @@ Result<DedupRecord> SqliteDedupStore::RunHandlerLocked(const TransactionalHandle
                                                        std::chrono::milliseconds retention) {
   std::optional<std::string> result;
   {
-    SqliteSqlTransaction tx(db_);
-    if (Status s = handler(tx, claim, result); !s.ok()) return s;
+    std::unique_ptr<SqlTransaction> tx = SqliteTransaction(db_);
+    if (Status s = handler(*tx, claim, result); !s.ok()) return s;
   }
   if (sqlite3_get_autocommit(db_)) {
     return Status::IoError("sqlite dedup store: the handler's transaction was rolled back by an error");
