@@ -35,6 +35,9 @@ class SqlDatabase {
   virtual ~SqlDatabase() = default;
   virtual SqlEngine engine() const = 0;
   virtual Status Transact(const std::function<Status(SqlTransaction&)>& fn) = 0;
+  // Runs one statement on its own, outside any transaction (autocommit): for DDL, which MySQL would
+  // otherwise commit implicitly in the middle of a transaction.
+  virtual Status Execute(std::string_view sql) = 0;
 };
 
 struct SqlDatabaseOptions {

@@ -1,8 +1,6 @@
 // `oncemq dedup show`: what a dedup store (DESIGN.md §3) holds for business keys of a consumer group — the
 // state of each key's record, who holds it, until when, how often it failed and why. Read-only: it only
 // calls NowMs and Get.
-#include <sys/stat.h>
-
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -12,6 +10,7 @@
 
 #include "cli/commands.h"
 #include "cli/dlq_format.h"
+#include "cli/store_uri.h"
 #include "client/stores/open_dedup_store.h"
 #include "oncemq/dedup_store.h"
 
@@ -39,16 +38,6 @@ std::string_view StateName(DedupState state) {
     case DedupState::kReleased: return "RELEASED";
   }
   return "UNKNOWN";
-}
-
-// Opening an SQLite store creates a missing file; a look at a store must not, so a missing file is an error.
-Status CheckSqliteFileExists(std::string_view uri) {
-  std::string_view path = uri;
-  if (!path.starts_with("sqlite:")) return Status::Ok();
-  path.remove_prefix(path.starts_with("sqlite://") ? 9 : 7);
-  struct stat info {};
-  if (path.empty() || stat(std::string(path).c_str(), &info) == 0) return Status::Ok();
-  return Status::NotFound("no SQLite store at " + std::string(path) + " (the file does not exist)");
 }
 
 Result<std::unique_ptr<DedupStore>> OpenStore(const std::string& uri) {

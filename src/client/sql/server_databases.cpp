@@ -53,6 +53,12 @@ class PostgresDatabase final : public SqlDatabase {
     return committed.status();
   }
 
+  Status Execute(std::string_view sql) override {
+    Result<PgPool::Lease> lease = pool_.Acquire();
+    if (!lease.ok()) return lease.status();
+    return (*lease)->Exec(sql).status();
+  }
+
  private:
   std::atomic<uint64_t> round_trips_{0};
   PgPool pool_;
@@ -82,6 +88,12 @@ class MysqlDatabase final : public SqlDatabase {
     if (conn.lost()) return CommitUnknown(committed.status());
     (void)conn.Run("ROLLBACK");
     return committed.status();
+  }
+
+  Status Execute(std::string_view sql) override {
+    Result<MysqlPool::Lease> lease = pool_.Acquire();
+    if (!lease.ok()) return lease.status();
+    return (*lease)->Run(sql).status();
   }
 
  private:

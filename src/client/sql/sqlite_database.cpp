@@ -41,6 +41,11 @@ class SqliteDatabase final : public SqlDatabase {
     return Status::Ok();
   }
 
+  Status Execute(std::string_view sql) override {
+    std::lock_guard lock(mu_);
+    return Exec(std::string(sql).c_str());
+  }
+
   Status Exec(const char* sql) {
     if (sqlite3_exec(db_, sql, nullptr, nullptr, nullptr) == SQLITE_OK) return Status::Ok();
     return SqliteStatusFor(sqlite3_extended_errcode(db_),
