@@ -26,6 +26,7 @@
 #include "client/stores/open_dedup_store.h"
 #include "oncemq/idempotent_consumer.h"
 #include "support/broker_process.h"
+#include "support/cli_process.h"
 #include "support/rdkafka_util.h"
 
 extern char** environ;
@@ -41,69 +42,8 @@ constexpr auto kBound = seconds(60);  // the bound on every wait for a condition
 constexpr char kGroup[] = "billing";
 constexpr char kTopic[] = "orders";
 
-bool WaitFor(const std::function<bool()>& done, Clock::duration bound = kBound) {
-  const auto deadline = Clock::now() + bound;
-  while (!done()) {
-    if (Clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(milliseconds(20));
-  }
-  return true;
-}
-
-// ---------------------------------------------------------------------------------------------------
-// Running the oncemq CLI.
-
-struct CliRun {
-  int exit_code = -1;  // -1: did not finish within the bound (then killed)
-  std::string out;
-  std::string err;
-};
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-// Runs `oncemq ARGS...` with stdout and stderr captured in files under `dir`.
-CliRun RunCli(const std::string& dir, const std::vector<std::string>& args) {
-  static int runs = 0;
-  const std::string base = dir + "/cli-" + std::to_string(++runs);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, (base + ".out").c_str(),
-                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, (base + ".err").c_str(),
-                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  std::vector<std::string> argv_strings = {OncemqBinaryPath()};
-  argv_strings.insert(argv_strings.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (std::string& s : argv_strings) argv.push_back(s.data());
-  argv.push_back(nullptr);
-  pid_t pid = -1;
-  CliRun run;
-  const int spawned = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (spawned != 0) {
-    run.err = "posix_spawn failed: " + std::to_string(spawned);
-    return run;
-  }
-  int status = 0;
-  const bool exited = WaitFor([&] { return waitpid(pid, &status, WNOHANG) == pid; });
-  if (!exited) {
-    kill(pid, SIGKILL);  // our own child, by its pid
-    waitpid(pid, &status, 0);
-  } else if (WIFEXITED(status)) {
-    run.exit_code = WEXITSTATUS(status);
-  }
-  run.out = ReadFile(base + ".out");
-  run.err = ReadFile(base + ".err");
-  return run;
-}
-
-std::string Describe(const CliRun& run) {
-  return "exit " + std::to_string(run.exit_code) + "\n--- stdout\n" + run.out + "--- stderr\n" + run.err;
+bool WaitFor(const std::function<bool()>& done) {
+  return testing::WaitFor(done, kBound);
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 #include <condition_variable>
 #include <mutex>
 #include <random>
+#include <set>
 
 #include "common/clock.h"
 #include "oncemq/outbox.h"
@@ -16,6 +17,7 @@ constexpr std::chrono::milliseconds kProbeTimeout{2'000};
 constexpr std::chrono::milliseconds kPurgeEvery{10'000};
 constexpr size_t kPurgeLimit = 10'000;
 constexpr int kRecordTries = 5;
+constexpr size_t kMaxSuspects = 100'000;
 
 std::string DefaultName() {
   char host[256] = {};
@@ -82,23 +84,52 @@ class OutboxRelay::Impl {
   }
 
  private:
+  // Sends the round: first every message not under suspicion, together; then each suspect alone. A
+  // broker refuses a whole produce request when one of its records is too large, so a message refused for
+  // good (kInvalidArgument) may only have shared a request with the culprit; alone, it shows which it is.
   std::shared_ptr<RoundOutcomes> SendAll(std::vector<OutboxEntry>& claimed) {
     auto round = std::make_shared<RoundOutcomes>();
     round->outcomes.resize(claimed.size());
+    std::vector<size_t> suspects;
     for (size_t i = 0; i < claimed.size(); ++i) {
       round->outcomes[i].id = claimed[i].id;
       round->outcomes[i].status = Status::Unavailable("no answer from the cluster");
-      producer_->Send(std::move(claimed[i].message), [round, i](const Confirmation& c) {
-        SendOutcome& o = round->outcomes[i];
-        o.status = c.status;
-        o.partition = c.partition;
-        o.offset = c.offset;
-        ++round->answered;
-      });
+      if (suspects_.contains(claimed[i].id)) {
+        suspects.push_back(i);
+      } else {
+        SendOne(round, claimed[i], i);
+      }
     }
     // librdkafka answers every message within ack_timeout (message.timeout.ms); the slack covers its timer.
-    (void)producer_->Flush(options_.producer.ack_timeout + std::chrono::seconds(5));
+    const auto bound = options_.producer.ack_timeout + std::chrono::seconds(5);
+    (void)producer_->Flush(bound);
+    const int64_t round_deadline = SteadyMs() + options_.lease.count() / 2;
+    for (size_t i : suspects) {
+      if (SteadyMs() >= round_deadline) {  // out of time before the lease: these wait for the next round
+        round->outcomes[i].status = Status::Unavailable("not sent: the round ran out of time");
+        continue;
+      }
+      SendOne(round, claimed[i], i);
+      (void)producer_->Flush(bound);
+    }
+    for (const SendOutcome& o : round->outcomes) {
+      if (o.status.code() == StatusCode::kInvalidArgument && suspects_.size() < kMaxSuspects) {
+        suspects_.insert(o.id);
+      } else {
+        suspects_.erase(o.id);
+      }
+    }
     return round;
+  }
+
+  void SendOne(const std::shared_ptr<RoundOutcomes>& round, OutboxEntry& entry, size_t i) {
+    producer_->Send(std::move(entry.message), [round, i](const Confirmation& c) {
+      SendOutcome& o = round->outcomes[i];
+      o.status = c.status;
+      o.partition = c.partition;
+      o.offset = c.offset;
+      ++round->answered;
+    });
   }
 
   void Record(const std::string& claim, const RoundOutcomes& round) {
@@ -152,6 +183,7 @@ class OutboxRelay::Impl {
   const OutboxRelayOptions options_;
   std::unique_ptr<ReliableProducer> producer_;
   uint64_t rounds_ = 0;
+  std::set<int64_t> suspects_;  // ids last refused for good: sent alone next time
   int64_t last_reachable_ms_ = -kReachableFor.count();
   int64_t last_failure_ms_ = -kReachableFor.count();
   int64_t last_purge_ms_ = -kPurgeEvery.count();
