@@ -8,6 +8,7 @@
 #include "cli/commands.h"
 #include "consume_bench.h"
 #include "dedup_bench.h"
+#include "outbox_bench.h"
 #include "e2e_bench.h"
 #include "msg_id_window_bench.h"
 #include "produce_bench.h"
@@ -142,6 +143,7 @@ void AddBenchCommands(CLI::App& app, int* exit_code) {
   bench::AddWindowBench(*bench);
   bench::AddE2eBench(*bench);
   bench::AddDedupBench(*bench);
+  bench::AddOutboxBench(*bench);
 }
 
 }  // namespace oncemq::cli

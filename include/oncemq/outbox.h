@@ -102,6 +102,9 @@ class Outbox {
   // its msg-id (the message's, or a new one). kInvalidArgument for a message without a topic, or a
   // transaction of another engine.
   virtual Result<std::string> Send(SqlTransaction& tx, OutgoingMessage message) = 0;
+  // The same for several messages (one statement per 100): their msg-ids in order.
+  virtual Result<std::vector<std::string>> Send(SqlTransaction& tx,
+                                                std::vector<OutgoingMessage> messages) = 0;
   // Stores the messages in one transaction of their own; returns their msg-ids in order.
   virtual Result<std::vector<std::string>> Send(std::vector<OutgoingMessage> messages) = 0;
 

@@ -165,6 +165,25 @@ TEST_P(OutboxTest, MessageSentInTheCallersTransactionCommitsAndRollsBackWithIt) 
   EXPECT_EQ(rows[0][0], "2");
 }
 
+TEST_P(OutboxTest, ManyMessagesSentInOneTransactionKeepTheirOrder) {
+  std::vector<OutgoingMessage> messages;
+  for (int n = 0; n < 250; ++n) messages.push_back(Msg(std::to_string(n), "k"));  // several statements
+  Result<std::vector<std::string>> ids = std::vector<std::string>();
+  ASSERT_TRUE(outbox_
+                  ->Transact([&](SqlTransaction& tx) {
+                    ids = outbox_->Send(tx, std::move(messages));
+                    return ids.status();
+                  })
+                  .ok());
+  ASSERT_EQ(ids->size(), 250u);
+  std::vector<OutboxEntry> all = List();
+  ASSERT_EQ(all.size(), 250u);
+  for (int n = 0; n < 250; ++n) {
+    EXPECT_EQ(all[n].message.payload, std::to_string(n));
+    EXPECT_EQ(all[n].message.msg_id, (*ids)[n]);
+  }
+}
+
 TEST_P(OutboxTest, ClaimCountsAnAttemptAndHidesItsRowsFromOtherClaims) {
   SendAll({Msg("a"), Msg("b")});
   std::vector<OutboxEntry> first = ClaimAll("relay-1:1");

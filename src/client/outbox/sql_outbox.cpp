@@ -79,14 +79,18 @@ class SqlOutbox final : public Outbox {
   SqlDatabase& database() override { return *database_; }
 
   Result<std::string> Send(SqlTransaction& tx, OutgoingMessage message) override {
+    std::vector<OutgoingMessage> one;
+    one.push_back(std::move(message));
+    Result<std::vector<std::string>> ids = Send(tx, std::move(one));
+    if (!ids.ok()) return ids.status();
+    return std::move(ids->front());
+  }
+
+  Result<std::vector<std::string>> Send(SqlTransaction& tx, std::vector<OutgoingMessage> messages) override {
     if (tx.engine() != d_.engine) {
       return Status::InvalidArgument("outbox: the transaction is on another database engine than the outbox");
     }
-    std::vector<OutgoingMessage> one;
-    one.push_back(std::move(message));
-    Result<std::vector<std::string>> ids = Insert(tx, one);
-    if (!ids.ok()) return ids.status();
-    return std::move(ids->front());
+    return Insert(tx, messages);
   }
 
   Result<std::vector<std::string>> Send(std::vector<OutgoingMessage> messages) override {
