@@ -8,9 +8,9 @@
 #include "cli/commands.h"
 #include "consume_bench.h"
 #include "dedup_bench.h"
-#include "outbox_bench.h"
 #include "e2e_bench.h"
 #include "msg_id_window_bench.h"
+#include "outbox_bench.h"
 #include "produce_bench.h"
 
 namespace oncemq::cli {
