@@ -228,14 +228,13 @@ return n
 
 enum Script { kClaim, kRenew, kComplete, kCompleteBatch, kRelease, kSweep, kScriptCount };
 
-std::string ScriptText(int script) {
+// The scripts in Script order, each behind the shared prelude.
+std::vector<std::string> ScriptTexts() {
   const std::string_view bodies[kScriptCount] = {kClaimScript,         kRenewScript,   kCompleteScript,
                                                  kCompleteBatchScript, kReleaseScript, kSweepScript};
-  return std::string(kPrelude) + std::string(bodies[script]);
-}
-
-std::string ReplyText(const redisReply* r) {
-  return r->str == nullptr ? std::string() : std::string(r->str, r->len);
+  std::vector<std::string> texts;
+  for (std::string_view body : bodies) texts.push_back(std::string(kPrelude) + std::string(body));
+  return texts;
 }
 
 bool ParseInt(std::string_view text, int64_t* out) {
@@ -308,158 +307,32 @@ std::optional<std::string> Element(const redisReply* r) {
 
 }  // namespace
 
-void RedisDedupStore::ReplyDeleter::operator()(redisReply* reply) const {
-  freeReplyObject(reply);
-}
-
 std::string RedisDedupStore::RecordKey(const std::string& group, const std::string& key) {
   return kRecordPrefix + std::to_string(group.size()) + ":" + group + ":" + key;
 }
 
-RedisDedupStore::RedisDedupStore(Endpoint endpoint, const RedisDedupStoreOptions& options)
-    : endpoint_(std::move(endpoint)), options_(options), clock_skew_ms_(options.clock_skew_ms) {}
+RedisDedupStore::RedisDedupStore(std::unique_ptr<RedisConnection> connection,
+                                 const RedisDedupStoreOptions& options)
+    : options_(options), clock_skew_ms_(options.clock_skew_ms), connection_(std::move(connection)) {}
 
-RedisDedupStore::~RedisDedupStore() {
-  if (context_ != nullptr) redisFree(context_);
-}
+RedisDedupStore::~RedisDedupStore() = default;
 
 Result<std::unique_ptr<RedisDedupStore>> RedisDedupStore::Open(const RedisDedupStoreOptions& options) {
-  constexpr std::string_view kScheme = "redis://";
-  std::string_view rest(options.uri);
-  if (!rest.starts_with(kScheme)) return Status::InvalidArgument("redis dedup store: uri must be redis://");
-  rest.remove_prefix(kScheme.size());
-  Endpoint endpoint;
-  int64_t db = 0;
-  if (const size_t slash = rest.find('/'); slash != std::string_view::npos) {
-    if (slash + 1 < rest.size() && !ParseInt(rest.substr(slash + 1), &db)) {
-      return Status::InvalidArgument("redis dedup store: bad database in " + options.uri);
-    }
-    rest = rest.substr(0, slash);
-  }
-  const size_t colon = rest.rfind(':');
-  int64_t port = 6379;
-  if (colon != std::string_view::npos && !ParseInt(rest.substr(colon + 1), &port)) {
-    return Status::InvalidArgument("redis dedup store: bad port in " + options.uri);
-  }
-  endpoint.host = std::string(rest.substr(0, colon));
-  endpoint.port = static_cast<int>(port);
-  endpoint.db = static_cast<int>(db);
-  if (endpoint.host.empty()) return Status::InvalidArgument("redis dedup store: no host in " + options.uri);
-  std::unique_ptr<RedisDedupStore> store(new RedisDedupStore(std::move(endpoint), options));
-  std::lock_guard lock(store->mu_);
-  if (Status s = store->ConnectLocked(); !s.ok()) return s;
-  return store;
-}
-
-Status RedisDedupStore::ConnectLocked() {
-  if (context_ != nullptr) redisFree(context_);
-  shas_.clear();
-  const auto to_timeval = [](std::chrono::milliseconds ms) {
-    return timeval{.tv_sec = static_cast<time_t>(ms.count() / 1000),
-                   .tv_usec = static_cast<suseconds_t>(ms.count() % 1000 * 1000)};
-  };
-  context_ =
-      redisConnectWithTimeout(endpoint_.host.c_str(), endpoint_.port, to_timeval(options_.connect_timeout));
-  const std::string where = endpoint_.host + ":" + std::to_string(endpoint_.port);
-  if (context_ == nullptr || context_->err != 0) {
-    const std::string why = context_ == nullptr ? "out of memory" : context_->errstr;
-    if (context_ != nullptr) redisFree(context_);
-    context_ = nullptr;
-    return Status::Unavailable("redis dedup store: connect " + where + ": " + why);
-  }
-  redisSetTimeout(context_, to_timeval(options_.io_timeout));
-  std::vector<std::vector<std::string>> setup;
-  if (endpoint_.db != 0) setup.push_back({"SELECT", std::to_string(endpoint_.db)});
-  for (int i = 0; i < kScriptCount; ++i) setup.push_back({"SCRIPT", "LOAD", ScriptText(i)});
-  for (const std::vector<std::string>& argv : setup) {
-    Result<ReplyPtr> reply = CommandLocked(argv, Retry::kNever);
-    if (!reply.ok()) {
-      if (context_ != nullptr) redisFree(context_);  // half set up: start over on the next call
-      context_ = nullptr;
-      shas_.clear();
-      return reply.status();
-    }
-    if (argv[0] == "SCRIPT") shas_.push_back(ReplyText(reply->get()));
-  }
-  return Status::Ok();
-}
-
-Result<RedisDedupStore::ReplyPtr> RedisDedupStore::CommandLocked(const std::vector<std::string>& argv,
-                                                                 Retry retry) {
-  std::vector<const char*> args;
-  std::vector<size_t> lengths;
-  for (const std::string& a : argv) {
-    args.push_back(a.data());
-    lengths.push_back(a.size());
-  }
-  return CommandLocked(args, lengths, retry);
-}
-
-Result<RedisDedupStore::ReplyPtr> RedisDedupStore::CommandLocked(const std::vector<const char*>& args,
-                                                                 const std::vector<size_t>& lengths,
-                                                                 Retry retry) {
-  const std::string command(args[0], lengths[0]);
-  for (int attempt = 0;; ++attempt) {
-    if (context_ == nullptr || context_->err != 0) {
-      if (Status s = ConnectLocked(); !s.ok()) return s;
-    }
-    ReplyPtr reply(static_cast<redisReply*>(redisCommandArgv(
-        context_, static_cast<int>(args.size()), const_cast<const char**>(args.data()), lengths.data())));
-    if (reply == nullptr) {
-      const std::string why = context_->errstr;
-      redisFree(context_);  // reconnect on the next call
-      context_ = nullptr;
-      if (retry == Retry::kReadOnly && attempt == 0) continue;
-      return Status::Unavailable("redis dedup store: " + command + ": " + why +
-                                 (retry == Retry::kNever ? " (outcome unknown)" : ""));
-    }
-    if (reply->type == REDIS_REPLY_ERROR) {
-      const std::string message = ReplyText(reply.get());
-      if (message.starts_with("ONCEMQ_CORRUPT")) return Corrupt(message);
-      return Status::IoError("redis dedup store: " + command + ": " + message);
-    }
-    return reply;
-  }
-}
-
-Result<RedisDedupStore::ReplyPtr> RedisDedupStore::ScriptLocked(int script,
-                                                                const std::vector<std::string>& keys,
-                                                                const std::vector<std::string>& args,
-                                                                Retry retry) {
-  if (context_ == nullptr || context_->err != 0) {
-    if (Status s = ConnectLocked(); !s.ok()) return s;
-  }
-  static constexpr std::string_view kEvalSha = "EVALSHA";
-  static constexpr std::string_view kEval = "EVAL";
-  const std::string sha = shas_[script];  // a copy: a reconnect inside CommandLocked reloads shas_
-  const std::string key_count = std::to_string(keys.size());
-  std::vector<const char*> argv;
-  std::vector<size_t> lengths;
-  argv.reserve(3 + keys.size() + args.size());
-  lengths.reserve(argv.capacity());
-  auto add = [&](std::string_view a) {
-    argv.push_back(a.data());
-    lengths.push_back(a.size());
-  };
-  add(kEvalSha);
-  add(sha);
-  add(key_count);
-  for (const std::string& k : keys) add(k);
-  for (const std::string& a : args) add(a);
-  Result<ReplyPtr> reply = CommandLocked(argv, lengths, retry);
-  if (reply.ok() || reply.status().message().find("NOSCRIPT") == std::string::npos) return reply;
-  // The server lost its script cache (restart, SCRIPT FLUSH): EVAL sends the text and caches it again.
-  const std::string text = ScriptText(script);
-  argv[0] = kEval.data();
-  lengths[0] = kEval.size();
-  argv[1] = text.data();
-  lengths[1] = text.size();
-  return CommandLocked(argv, lengths, retry);
+  constexpr std::string_view kWho = "redis dedup store";
+  Result<RedisEndpoint> endpoint = ParseRedisUri(options.uri, kWho);
+  if (!endpoint.ok()) return endpoint.status();
+  Result<std::unique_ptr<RedisConnection>> connection =
+      RedisConnection::Open(std::move(endpoint).value(), {.who = std::string(kWho),
+                                                          .connect_timeout = options.connect_timeout,
+                                                          .io_timeout = options.io_timeout,
+                                                          .scripts = ScriptTexts()});
+  if (!connection.ok()) return connection.status();
+  return std::unique_ptr<RedisDedupStore>(new RedisDedupStore(std::move(connection).value(), options));
 }
 
 Result<int64_t> RedisDedupStore::NowMs() {
   std::lock_guard lock(mu_);
-  Result<ReplyPtr> reply = CommandLocked({"TIME"}, Retry::kReadOnly);
+  Result<ReplyPtr> reply = connection_->Command({"TIME"}, Retry::kReadOnly);
   if (!reply.ok()) return reply.status();
   const redisReply* r = reply->get();
   int64_t seconds = 0;
@@ -484,7 +357,7 @@ Result<std::vector<ClaimResult>> RedisDedupStore::Claim(std::span<const ClaimReq
                              r.payload_hash.value_or("")});
   }
   std::lock_guard lock(mu_);
-  Result<ReplyPtr> reply = ScriptLocked(kClaim, keys, args, Retry::kNever);
+  Result<ReplyPtr> reply = connection_->Script(kClaim, keys, args, Retry::kNever);
   if (!reply.ok()) return reply.status();
   const redisReply* r = reply->get();
   if (r->type != REDIS_REPLY_ARRAY || r->elements != requests.size() + 1 ||
@@ -517,7 +390,7 @@ Result<FencedOutcome> RedisDedupStore::FencedScript(int script, const std::strin
                                                     const std::string& key, std::vector<std::string> args) {
   args.insert(args.begin(), std::to_string(clock_skew_ms_.load()));
   std::lock_guard lock(mu_);
-  Result<ReplyPtr> reply = ScriptLocked(script, {RecordKey(group, key)}, args, Retry::kNever);
+  Result<ReplyPtr> reply = connection_->Script(script, {RecordKey(group, key)}, args, Retry::kNever);
   if (!reply.ok()) return reply.status();
   if ((*reply)->type != REDIS_REPLY_INTEGER) return Corrupt("unexpected script reply");
   return (*reply)->integer == 1 ? FencedOutcome::kOk : FencedOutcome::kFenced;
@@ -551,7 +424,7 @@ Result<std::vector<FencedOutcome>> RedisDedupStore::CompleteBatch(std::span<cons
                              r.result ? "1" : "0", r.result.value_or("")});
   }
   std::lock_guard lock(mu_);
-  Result<ReplyPtr> reply = ScriptLocked(kCompleteBatch, keys, args, Retry::kNever);
+  Result<ReplyPtr> reply = connection_->Script(kCompleteBatch, keys, args, Retry::kNever);
   if (!reply.ok()) return reply.status();
   const redisReply* r = reply->get();
   if (r->type != REDIS_REPLY_ARRAY || r->elements != requests.size()) {
@@ -572,7 +445,7 @@ Result<FencedOutcome> RedisDedupStore::Release(const std::string& group, const s
 
 Result<std::optional<DedupRecord>> RedisDedupStore::Get(const std::string& group, const std::string& key) {
   std::lock_guard lock(mu_);
-  Result<ReplyPtr> reply = CommandLocked({"HGETALL", RecordKey(group, key)}, Retry::kReadOnly);
+  Result<ReplyPtr> reply = connection_->Command({"HGETALL", RecordKey(group, key)}, Retry::kReadOnly);
   if (!reply.ok()) return reply.status();
   const redisReply* r = reply->get();
   if (r->type != REDIS_REPLY_ARRAY || r->elements % 2 != 0) return Corrupt("unexpected HGETALL reply");
@@ -598,7 +471,7 @@ Result<size_t> RedisDedupStore::Sweep(size_t limit) {
   size_t swept = 0;
   std::string cursor = "0";
   while (swept < limit) {
-    Result<ReplyPtr> page = CommandLocked(
+    Result<ReplyPtr> page = connection_->Command(
         {"SCAN", cursor, "MATCH", std::string(kRecordPrefix) + "*", "COUNT", "100"}, Retry::kReadOnly);
     if (!page.ok()) return page.status();
     const redisReply* p = page->get();
@@ -611,7 +484,7 @@ Result<size_t> RedisDedupStore::Sweep(size_t limit) {
     if (!keys.empty()) {
       const std::vector<std::string> args = {std::to_string(clock_skew_ms_.load()),
                                              std::to_string(limit - swept)};
-      Result<ReplyPtr> n = ScriptLocked(kSweep, keys, args, Retry::kNever);
+      Result<ReplyPtr> n = connection_->Script(kSweep, keys, args, Retry::kNever);
       if (!n.ok()) return n.status();
       if ((*n)->type != REDIS_REPLY_INTEGER) return Corrupt("unexpected sweep reply");
       swept += static_cast<size_t>((*n)->integer);

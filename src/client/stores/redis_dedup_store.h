@@ -16,9 +16,10 @@
 // Retention: Complete sets PEXPIREAT to the retention end + expiry_grace, so Redis frees CONSUMED records
 // on its own; Sweep deletes them earlier (SCAN over the record keys, bounded by its limit). A CONSUMED
 // record past its retention is treated as gone either way.
-// Errors: an I/O error reconnects. Reads (Get, NowMs, Sweep's SCAN) are then retried once; a write whose
-// reply was lost is not (its outcome is unknown) and answers kUnavailable, as does a server that cannot
-// be reached. A Redis error reply is kIoError; a record that cannot be parsed is kCorruption.
+// Errors (the connection is a RedisConnection): an I/O error reconnects. Reads (Get, NowMs, Sweep's SCAN)
+// are then retried once; a write whose reply was lost is not (its outcome is unknown) and answers
+// kUnavailable, as does a server that cannot be reached. A Redis error reply is kIoError; a record that
+// cannot be parsed is kCorruption.
 // Not for Redis Cluster: the scripts touch the high-water key besides the record keys.
 // Thread safety: every method may be called from any thread; a mutex serialises use of the connection.
 #pragma once
@@ -29,10 +30,8 @@
 #include <string>
 #include <vector>
 
+#include "client/stores/redis_connection.h"
 #include "oncemq/dedup_store.h"
-
-struct redisContext;
-struct redisReply;
 
 namespace oncemq::client {
 
@@ -75,36 +74,18 @@ class RedisDedupStore final : public DedupStore {
   static std::string RecordKey(const std::string& group, const std::string& key);
 
  private:
-  struct ReplyDeleter {
-    void operator()(redisReply* reply) const;
-  };
-  using ReplyPtr = std::unique_ptr<redisReply, ReplyDeleter>;
-  struct Endpoint {
-    std::string host;
-    int port = 0;
-    int db = 0;
-  };
-  enum class Retry { kReadOnly, kNever };
+  using ReplyPtr = RedisConnection::ReplyPtr;
+  using Retry = RedisConnection::Retry;
 
-  RedisDedupStore(Endpoint endpoint, const RedisDedupStoreOptions& options);
+  RedisDedupStore(std::unique_ptr<RedisConnection> connection, const RedisDedupStoreOptions& options);
 
-  // All below REQUIRES: mu_ held.
-  Status ConnectLocked();
-  Result<ReplyPtr> CommandLocked(const std::vector<std::string>& argv, Retry retry);
-  // argv as pointers and lengths, so that a script's many keys and arguments are not copied again.
-  Result<ReplyPtr> CommandLocked(const std::vector<const char*>& args, const std::vector<size_t>& lengths,
-                                 Retry retry);
-  Result<ReplyPtr> ScriptLocked(int script, const std::vector<std::string>& keys,
-                                const std::vector<std::string>& args, Retry retry);
   Result<FencedOutcome> FencedScript(int script, const std::string& group, const std::string& key,
                                      std::vector<std::string> args);
 
-  const Endpoint endpoint_;
   const RedisDedupStoreOptions options_;
   std::atomic<int64_t> clock_skew_ms_;
   std::mutex mu_;
-  redisContext* context_ = nullptr;  // GUARDED_BY(mu_)
-  std::vector<std::string> shas_;    // GUARDED_BY(mu_); per script, from SCRIPT LOAD
+  const std::unique_ptr<RedisConnection> connection_;  // GUARDED_BY(mu_)
 };
 
 }  // namespace oncemq::client
