@@ -17,6 +17,7 @@ struct OutboxDialect {
   bool bytes_in_hex = false;        // whether that parameter is sent as hex
   std::string insert_ignore;        // after VALUES: keep the existing row of a msg-id
   std::string skip_locked;          // after a SELECT that locks the rows it returns
+  std::string claim_setting;        // run first in a claim transaction ("" for none)
   std::vector<std::string> schema;  // CREATE statements, each run on its own
   // A byte column, read back as hex (NULL stays NULL).
   std::string BytesOut(std::string_view column) const;

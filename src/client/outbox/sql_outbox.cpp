@@ -112,6 +112,9 @@ class SqlOutbox final : public Outbox {
     std::vector<OutboxEntry> entries;
     Status s = database_->Transact([&](SqlTransaction& tx) -> Status {
       entries.clear();
+      if (!d_.claim_setting.empty()) {
+        if (Result<int64_t> set = tx.Execute(d_.claim_setting); !set.ok()) return set.status();
+      }
       Result<int64_t> now = Now(tx);
       if (!now.ok()) return now.status();
       Result<std::vector<int64_t>> candidates = Ids(tx, CandidatesSql(*now, limit));
@@ -278,12 +281,14 @@ class SqlOutbox final : public Outbox {
 
   // Due, unleased SENDING rows with no earlier SENDING row of their order key, oldest first. Status only
   // moves on from SENDING (until a person's Retry), so an unlocked read of the earlier rows is safe.
+  // "ORDER BY status, id" is the (status, id) index's own order: a planner with stale statistics would
+  // otherwise walk the primary key through every SENT row to find the first SENDING one.
   std::string CandidatesSql(int64_t now, size_t limit) const {
     const std::string t = std::to_string(now);
     return "SELECT o.id FROM oncemq_outbox o WHERE o.status = 'SENDING' AND o.next_attempt_ms <= " + t +
            " AND o.lease_until_ms <= " + t +
            " AND (o.order_key IS NULL OR NOT EXISTS (SELECT 1 FROM oncemq_outbox p WHERE p.order_key = "
-           "o.order_key AND p.status = 'SENDING' AND p.id < o.id)) ORDER BY o.id LIMIT " +
+           "o.order_key AND p.status = 'SENDING' AND p.id < o.id)) ORDER BY o.status, o.id LIMIT " +
            std::to_string(limit);
   }
 
