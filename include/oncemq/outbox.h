@@ -86,21 +86,26 @@ struct OutboxListFilter {
 
 class Outbox {
  public:
-  // Opens the database (sqlite:///PATH, postgresql://…, mysql://…) and creates the table if missing.
+  // Opens the database (sqlite:///PATH, postgresql://…, mysql://…) and creates the table if missing; or a
+  // Redis outbox (redis://HOST:PORT[/DB]; see docs/outbox.md).
   static Result<std::shared_ptr<Outbox>> Open(std::string_view uri, const SqlDatabaseOptions& options = {});
   // The same over a database the application opened already (to share its connections).
   static Result<std::shared_ptr<Outbox>> Open(std::shared_ptr<SqlDatabase> database);
   virtual ~Outbox() = default;
 
-  virtual SqlDatabase& database() = 0;
+  // The outbox's SQL database; nullptr for a Redis outbox.
+  virtual SqlDatabase* database() = 0;
   // Runs fn in one transaction of the outbox's database: its business writes and its Send(tx, …) calls
-  // commit together (SqlDatabase::Transact's rules).
-  Status Transact(const std::function<Status(SqlTransaction&)>& fn) { return database().Transact(fn); }
+  // commit together (SqlDatabase::Transact's rules). kUnsupported for a Redis outbox.
+  Status Transact(const std::function<Status(SqlTransaction&)>& fn) {
+    SqlDatabase* db = database();
+    return db != nullptr ? db->Transact(fn) : Status::Unsupported("outbox: Redis holds no SQL transaction");
+  }
 
   // Stores the message as SENDING in the caller's transaction, which must be on this outbox's database
   // (from Transact, or a transactional consumer's handler when its store is the same database); returns
   // its msg-id (the message's, or a new one). kInvalidArgument for a message without a topic, or a
-  // transaction of another engine.
+  // transaction of another engine; kUnsupported on a Redis outbox.
   virtual Result<std::string> Send(SqlTransaction& tx, OutgoingMessage message) = 0;
   // The same for several messages (one statement per 100): their msg-ids in order.
   virtual Result<std::vector<std::string>> Send(SqlTransaction& tx,

@@ -242,7 +242,7 @@ TEST_F(OutboxRelayTest, ProcessKilledAfterItsBusinessCommitLosesNoMessage) {
   if (child == 0) {  // the payment service: commits business rows with their messages, then dies
     Result<std::shared_ptr<Outbox>> outbox = Outbox::Open(outbox_uri_);
     if (!outbox.ok()) _exit(2);
-    if (!(*outbox)->database().Execute("CREATE TABLE payments(id INTEGER PRIMARY KEY)").ok()) _exit(3);
+    if (!(*outbox)->database()->Execute("CREATE TABLE payments(id INTEGER PRIMARY KEY)").ok()) _exit(3);
     for (int n = 0; n < kPayments; ++n) {
       Status s = (*outbox)->Transact([&](SqlTransaction& tx) -> Status {
         const SqlParam id[] = {std::to_string(n)};

@@ -132,7 +132,7 @@ TEST_P(OutboxTest, SendWithoutATopicIsRefusedAndStoresNothing) {
 
 TEST_P(OutboxTest, MessageSentInTheCallersTransactionCommitsAndRollsBackWithIt) {
   ASSERT_TRUE(
-      outbox_->database().Execute("CREATE TABLE payments(id INTEGER PRIMARY KEY, amount INTEGER)").ok());
+      outbox_->database()->Execute("CREATE TABLE payments(id INTEGER PRIMARY KEY, amount INTEGER)").ok());
   const SqlParam rolled_back[] = {"1", "100"};
   Status failed = outbox_->Transact([&](SqlTransaction& tx) -> Status {
     EXPECT_TRUE(tx.Execute("INSERT INTO payments(id, amount) VALUES(?, ?)", rolled_back).ok());

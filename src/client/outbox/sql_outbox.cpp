@@ -76,7 +76,7 @@ class SqlOutbox final : public Outbox {
     return Status::Ok();
   }
 
-  SqlDatabase& database() override { return *database_; }
+  SqlDatabase* database() override { return database_.get(); }
 
   Result<std::string> Send(SqlTransaction& tx, OutgoingMessage message) override {
     std::vector<OutgoingMessage> one;
@@ -477,16 +477,6 @@ std::string_view OutboxStatusName(OutboxStatus status) {
     case OutboxStatus::kFailed: return "FAILED";
   }
   return "?";
-}
-
-Result<std::shared_ptr<Outbox>> Outbox::Open(std::string_view uri, const SqlDatabaseOptions& options) {
-  Result<std::shared_ptr<SqlDatabase>> database = OpenSqlDatabase(uri, options);
-  if (!database.ok()) return database.status();
-  return client::OpenSqlOutbox(std::move(*database));
-}
-
-Result<std::shared_ptr<Outbox>> Outbox::Open(std::shared_ptr<SqlDatabase> database) {
-  return client::OpenSqlOutbox(std::move(database));
 }
 
 }  // namespace oncemq
