@@ -1,5 +1,5 @@
 // Issue 3, idempotent producer end to end: a librdkafka idempotent producer (acks=all) sends 200,000
-// numbered messages over four partitions through a FaultProxy (tests/support/fault_proxy.h) that loses
+// numbered messages over four partitions through a FaultProxy (src/chaos/fault_proxy.h) that loses
 // Produce acknowledgements (the broker stored the batch, the client never hears so and re-sends it),
 // cuts connections the moment the broker has answered, delays answers, and cuts InitProducerId
 // answers. librdkafka re-sends with the same producer id, epoch and sequence numbers; the broker must
@@ -27,14 +27,18 @@
 #include <thread>
 #include <vector>
 
+#include "chaos/fault_proxy.h"
 #include "support/broker_process.h"
-#include "support/fault_proxy.h"
 #include "support/rdkafka_util.h"
 
 namespace oncemq::testing {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using chaos::FaultAction;
+using chaos::FaultCounters;
+using chaos::FaultProxy;
+using chaos::FaultRule;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 

@@ -22,11 +22,11 @@
 #include <string>
 #include <vector>
 
+#include "chaos/fault_proxy.h"
 #include "client/consumer/rdkafka_config.h"
 #include "oncemq/outbox.h"
 #include "support/broker_process.h"
 #include "support/cli_process.h"
-#include "support/fault_proxy.h"
 #include "support/rdkafka_util.h"
 #include "support/servers/postgres_server.h"
 
@@ -34,6 +34,8 @@ namespace oncemq::testing {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using chaos::FaultProxy;
+using chaos::FaultRule;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 

@@ -29,6 +29,9 @@
 //
 // Frames the proxy cannot parse (too short, negative or over 256 MiB) close that connection pair.
 //
+// Product code, not a test helper: `oncemq demo`, the chaos tests and the integration tests all drive it.
+// It depends on nothing but sockets and threads; the broker never links it.
+//
 // Threads: one accept thread plus one thread per client connection (plain sockets and poll). Every
 // public method is thread-safe. Stop() (also run by the destructor) closes every socket and joins
 // every thread; it returns within about one poll interval.
@@ -46,7 +49,7 @@
 #include <string>
 #include <thread>
 
-namespace oncemq::testing {
+namespace oncemq::chaos {
 
 // What may happen to requests of one API key. Probabilities are per request, in [0, 1];
 // drop_response + cut must not exceed 1.
@@ -143,4 +146,4 @@ class FaultProxy {
   std::thread accept_thread_;
 };
 
-}  // namespace oncemq::testing
+}  // namespace oncemq::chaos

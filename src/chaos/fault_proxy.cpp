@@ -1,4 +1,4 @@
-#include "support/fault_proxy.h"
+#include "chaos/fault_proxy.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -16,7 +16,7 @@
 #include <unordered_map>
 #include <vector>
 
-namespace oncemq::testing {
+namespace oncemq::chaos {
 
 namespace {
 
@@ -587,4 +587,4 @@ FaultCounters FaultProxy::Counters() const {
   return counters_;
 }
 
-}  // namespace oncemq::testing
+}  // namespace oncemq::chaos
