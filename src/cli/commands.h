@@ -13,6 +13,7 @@ void AddBenchCommands(CLI::App& app, int* exit_code);
 void AddDedupCommands(CLI::App& app, int* exit_code);
 void AddDlqCommands(CLI::App& app, int* exit_code);
 void AddOutboxCommands(CLI::App& app, int* exit_code);
+void AddDemoCommands(CLI::App& app, int* exit_code);
 
 struct AdminConnectOptions;
 // Adds --bootstrap and --timeout-ms, the options of every command that talks to a broker, to `command`;

@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   oncemq::cli::AddDedupCommands(app, &exit_code);
   oncemq::cli::AddDlqCommands(app, &exit_code);
   oncemq::cli::AddOutboxCommands(app, &exit_code);
+  oncemq::cli::AddDemoCommands(app, &exit_code);
   CLI11_PARSE(app, argc, argv);
   return exit_code;
 }
