@@ -1,4 +1,4 @@
-# Shared by the bench/*_run.sh scripts: throwaway local servers on 127.0.0.1, each on a free port with a
+# Shared by the bench/*_run.sh scripts and tests/integration/demo_test.sh: throwaway local servers on 127.0.0.1, each on a free port with a
 # fresh directory under $work_dir, stopped by PID (and the directory removed) on exit, whatever happens.
 # The sourcing script sets script_name, and FLUSH for the broker; then calls start_broker, start_stores.
 # The SQL servers run with the settings of the test suite (tests/support/servers): PostgreSQL fsync=off,

@@ -90,6 +90,11 @@ int RunCardService(const CardServiceOptions& o) {
   options.retry.delays = {std::chrono::milliseconds(200), std::chrono::milliseconds(500),
                           std::chrono::seconds(1)};
   options.lease = std::chrono::seconds(5);
+  if (o.key_by_offset) {
+    options.key = BusinessKey::From([](const MessageView& m) -> std::optional<std::string> {
+      return std::to_string(m.partition) + "@" + std::to_string(m.offset);
+    });
+  }
   if (transactional) {
     auto store = client::OpenTransactionalStore(store_uri);
     if (!store.ok()) {
@@ -109,11 +114,11 @@ int RunCardService(const CardServiceOptions& o) {
   auto handler = [card_db, transactional](const MessageView& m, HandlerContext& context) -> Status {
     SometimesSlow();
     const std::string customer(m.key.value_or("-"));
-    if (transactional) return InsertCard(*context.transaction, context.key, customer);
+    const std::string payment_id(m.Header(headers::kMsgId).value_or(context.key));
+    if (transactional) return InsertCard(*context.transaction, payment_id, customer);
     return card_db->Transact([&](SqlTransaction& tx) -> Status {
-      const SqlColumnValue row[] = {{"card_id", "card-" + std::string(context.key)},
-                                    {"payment_id", std::string(context.key)},
-                                    {"customer", customer}};
+      const SqlColumnValue row[] = {
+          {"card_id", "card-" + payment_id}, {"payment_id", payment_id}, {"customer", customer}};
       return InsertUnique(tx, "cards", row).status();
     });
   };

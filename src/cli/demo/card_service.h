@@ -26,6 +26,9 @@ struct CardServiceOptions {
   std::string bootstrap;  // the broker
   std::string store;      // dedup store URI; default sqlite://DIR/cards.db
   std::string stats_file;
+  // The self-check's deliberate mistake: dedup keyed on the delivery (partition@offset) instead of the
+  // payment's msg-id, so two copies of a payment at two offsets both get a card.
+  bool key_by_offset = false;
 };
 
 // The card table's database (where cards are counted): the store itself when it is SQL, else DIR/cards.db.

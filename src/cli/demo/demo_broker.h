@@ -23,10 +23,13 @@ struct BrokerDuplicates {
 
 class DemoBroker {
  public:
-  explicit DemoBroker(std::string dir);
+  // window_ms: the msg-id window of every topic (0 turns that layer off).
+  DemoBroker(std::string dir, int64_t window_ms);
 
-  Status Start();  // waits until it accepts connections
-  void Kill();     // SIGKILL; the counters read last are kept
+  // Starts it and waits until it accepts connections. The first start tries other ports if the chosen ones
+  // were taken in the meantime; a restart keeps them, so that clients find the broker again.
+  Status Start();
+  void Kill();  // SIGKILL; the counters read last are kept
   Status Restart();
   void Stop();  // SIGTERM (clean shutdown)
 
@@ -39,8 +42,12 @@ class DemoBroker {
 
  private:
   const std::string dir_;
-  const int port_;
-  const int metrics_port_;
+  const int64_t window_ms_;
+  Status StartOnce();
+
+  int port_;
+  int metrics_port_;
+  bool started_once_ = false;
   std::unique_ptr<ChildProcess> process_;
   BrokerDuplicates finished_;  // incarnations that ended
   BrokerDuplicates current_;   // the running one, as last read

@@ -45,7 +45,8 @@ struct DemoOptions {
   uint64_t seed = 0;
   int timeout_s = 900;
   int consumers = 2;
-  int64_t rate = 500;  // payments per second; 0: as fast as the database takes them
+  int64_t rate = 500;        // payments per second; 0: as fast as the database takes them
+  bool break_dedup = false;  // self-check: the broker's window off, the consumer keyed on offsets
 };
 
 // Everything the report says.
@@ -102,7 +103,7 @@ class Demo {
     if (Status s = MakeDir(); !s.ok()) return s;
     std::string bootstrap = o_.bootstrap;
     if (bootstrap.empty()) {
-      broker_ = std::make_unique<demo::DemoBroker>(dir_);
+      broker_ = std::make_unique<demo::DemoBroker>(dir_, o_.break_dedup ? 0 : 3'600'000);
       if (Status s = broker_->Start(); !s.ok()) return s;
       bootstrap = broker_->address();
     }
@@ -189,6 +190,7 @@ class Demo {
     std::vector<std::string> args = {"demo",        "card-service", "--dir",        dir_,
                                      "--bootstrap", bootstrap_,     "--stats-file", c.stats_path};
     if (!o_.store.empty()) args.insert(args.end(), {"--store", o_.store});
+    if (o_.break_dedup) args.push_back("--key-by-offset");
     c.process =
         std::make_unique<demo::ChildProcess>(args, dir_ + "/card-service-" + std::to_string(i) + ".log");
     c.restart_at_ms = 0;
@@ -450,6 +452,10 @@ void AddDemoCommands(CLI::App& app, int* exit_code) {
   demo->add_option("--seed", o->seed, "Seed of the fault choices (0: random)");
   demo->add_option("--timeout", o->timeout_s, "Seconds after which the run is declared broken")
       ->capture_default_str();
+  demo->add_flag(
+      "--break-dedup", o->break_dedup,
+      "Self-check: turn the msg-id window off and key the consumer's dedup on offsets; the run must "
+      "then report duplicate cards and exit 1");
   demo->add_option("--rate", o->rate, "Payments per second (0: as fast as possible)")->capture_default_str();
   demo->add_option("--consumers", o->consumers, "Card-service processes")
       ->capture_default_str()
@@ -466,6 +472,7 @@ void AddDemoCommands(CLI::App& app, int* exit_code) {
   card->add_option("--bootstrap", c->bootstrap)->required();
   card->add_option("--store", c->store);
   card->add_option("--stats-file", c->stats_file)->required();
+  card->add_flag("--key-by-offset", c->key_by_offset);
   card->callback([c, exit_code] { *exit_code = demo::RunCardService(*c); });
 }
 
