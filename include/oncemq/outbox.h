@@ -23,7 +23,10 @@
 // a person's Retry sends it after them. Messages without a key are not ordered.
 //
 // Storage: table `oncemq_outbox` (created if missing) in a SQLite, PostgreSQL or MySQL/MariaDB database;
-// times come from the database's clock. Layout and statements: docs/outbox.md.
+// times come from the database's clock. Layout and statements: docs/outbox.md. Or Redis, where the rules
+// above hold but for the caller's transaction: Send(messages) stores its list at once, Send(tx, …) is
+// kUnsupported, a message is as durable as the server's persistence settings make it, and a claim looks
+// at a bounded number of entries (docs/outbox.md, "Redis outbox").
 // Thread safety: every method of Outbox may be called from any thread. OutboxRelay: Run on one thread,
 // Stop and stats from any.
 #pragma once
