@@ -1,14 +1,20 @@
-// The SQL outbox (include/oncemq/outbox.h) on every engine: what Send stores and in whose transaction, the
-// claim rules (lease, one message per key in flight, an attempt per claim), what Record makes of acks and
-// nacks, and the people's operations. No broker: the relay's sends are stood in for by SendOutcomes.
+// The outbox (include/oncemq/outbox.h) on every SQL engine and on Redis: what Send stores and in whose
+// transaction, the claim rules (lease, one message per key in flight, an attempt per claim), what Record
+// makes of acks and nacks, and the people's operations. No broker: the relay's sends are stood in for by
+// SendOutcomes. Cases about the caller's SQL transaction skip on Redis, which has none; RedisOutboxTest
+// holds what only the Redis outbox has (its walk bound, its keys, a server that dies).
 #include <gtest/gtest.h>
+#include <hiredis/hiredis.h>
 
 #include <chrono>
 #include <map>
 #include <mutex>
+#include <optional>
+#include <ostream>
 #include <set>
 #include <thread>
 
+#include "client/outbox/redis_outbox.h"
 #include "dedup_store_conformance.h"
 #include "oncemq/outbox.h"
 #include "sql_test_databases.h"
@@ -18,6 +24,9 @@ namespace {
 
 using std::chrono::milliseconds;
 using std::chrono::seconds;
+
+constexpr char kNoSqlTransaction[] =
+    "a Redis outbox holds no SQL transaction (Send(tx, ...) is kUnsupported: RedisOutboxTest checks it)";
 
 OutgoingMessage Msg(std::string payload, std::optional<std::string> key = std::nullopt,
                     std::string topic = "orders") {
@@ -32,17 +41,33 @@ SendOutcome Nacked(int64_t id, const std::string& why) {
   return SendOutcome{id, Status::Unavailable(why), -1, -1};
 }
 
-class OutboxTest : public ::testing::TestWithParam<SqlEngine> {
+// Where the suite's outbox lives: a SQL engine, or Redis (no engine).
+struct Backend {
+  const char* name;
+  std::optional<SqlEngine> engine;
+};
+
+void PrintTo(const Backend& backend, std::ostream* os) {
+  *os << backend.name;
+}
+
+class OutboxTest : public ::testing::TestWithParam<Backend> {
  protected:
   static void TearDownTestSuite() { client::conformance::StopSuiteResources(); }
 
   void SetUp() override {
     std::string error;
-    uri_ = testing::NewTestDatabase(GetParam(), &error);
+    if (GetParam().engine) {
+      uri_ = testing::NewTestDatabase(*GetParam().engine, &error);
+    } else if (testing::RedisServer* redis = testing::EmptyTestRedis(&error); redis != nullptr) {
+      uri_ = redis->uri();
+    }
     if (uri_.empty()) GTEST_SKIP() << error;
     outbox_ = Open();
     ASSERT_NE(outbox_, nullptr);
   }
+
+  bool OnRedis() const { return !GetParam().engine.has_value(); }
 
   std::shared_ptr<Outbox> Open() {
     Result<std::shared_ptr<Outbox>> outbox = Outbox::Open(uri_);
@@ -131,6 +156,7 @@ TEST_P(OutboxTest, SendWithoutATopicIsRefusedAndStoresNothing) {
 }
 
 TEST_P(OutboxTest, MessageSentInTheCallersTransactionCommitsAndRollsBackWithIt) {
+  if (OnRedis()) GTEST_SKIP() << kNoSqlTransaction;
   ASSERT_TRUE(
       outbox_->database()->Execute("CREATE TABLE payments(id INTEGER PRIMARY KEY, amount INTEGER)").ok());
   const SqlParam rolled_back[] = {"1", "100"};
@@ -166,6 +192,7 @@ TEST_P(OutboxTest, MessageSentInTheCallersTransactionCommitsAndRollsBackWithIt) 
 }
 
 TEST_P(OutboxTest, ManyMessagesSentInOneTransactionKeepTheirOrder) {
+  if (OnRedis()) GTEST_SKIP() << kNoSqlTransaction;
   std::vector<OutgoingMessage> messages;
   for (int n = 0; n < 250; ++n) messages.push_back(Msg(std::to_string(n), "k"));  // several statements
   Result<std::vector<std::string>> ids = std::vector<std::string>();
@@ -327,6 +354,42 @@ TEST_P(OutboxTest, PurgeDeletesSentMessagesPastTheirRetentionOnly) {
   EXPECT_TRUE(List(OutboxStatus::kSent).empty());
 }
 
+TEST_P(OutboxTest, RetriedMessageGoesOutBeforeTheLaterMessagesOfItsKeyStillSending) {
+  SendAll({Msg("first", "k"), Msg("second", "k"), Msg("third", "k")});
+  std::vector<OutboxEntry> first = ClaimAll("r:1");
+  ASSERT_EQ(first.size(), 1u);
+  Record("r:1", {Nacked(first[0].id, "boom")}, {.max_attempts = 1, .retry_backoff = milliseconds(0)});
+  std::vector<OutboxEntry> second = ClaimAll("r:2");
+  ASSERT_EQ(second.size(), 1u);
+  EXPECT_EQ(second[0].message.payload, "second") << "a FAILED message holds up nothing";
+  Record("r:2", {Acked(second[0].id, 0, 1)});
+
+  ASSERT_TRUE(outbox_->Retry(first[0].id).value());
+  std::vector<OutboxEntry> retried = ClaimAll("r:3");
+  ASSERT_EQ(retried.size(), 1u) << "third must wait: an earlier message of its key is SENDING again";
+  EXPECT_EQ(retried[0].message.payload, "first");
+  Record("r:3", {Acked(retried[0].id, 0, 2)});
+  std::vector<OutboxEntry> third = ClaimAll("r:4");
+  ASSERT_EQ(third.size(), 1u);
+  EXPECT_EQ(third[0].message.payload, "third");
+}
+
+TEST_P(OutboxTest, MsgIdOfAPurgedMessageMayBeStoredAgain) {
+  OutgoingMessage m = Msg("first");
+  m.msg_id = "reused-id";
+  SendAll({m});
+  std::vector<OutboxEntry> claimed = ClaimAll("r:1");
+  ASSERT_EQ(claimed.size(), 1u);
+  Record("r:1", {Acked(claimed[0].id, 0, 0)});
+  ASSERT_EQ(outbox_->Purge(milliseconds(0), 100).value(), 1u);
+  m.payload = "second";
+  SendAll({m});
+  std::vector<OutboxEntry> all = List();
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].message.payload, "second");
+  EXPECT_EQ(all[0].status, OutboxStatus::kSending);
+}
+
 TEST_P(OutboxTest, ConcurrentRelaysNeverClaimTheSameMessageAndKeepKeyOrder) {
   constexpr int kMessages = 300;
   constexpr int kKeys = 10;
@@ -375,10 +438,178 @@ TEST_P(OutboxTest, ConcurrentRelaysNeverClaimTheSameMessageAndKeepKeyOrder) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, OutboxTest,
-                         ::testing::Values(SqlEngine::kSqlite, SqlEngine::kPostgres, SqlEngine::kMysql),
-                         [](const ::testing::TestParamInfo<SqlEngine>& info) {
-                           return testing::EngineName(info.param);
-                         });
+                         ::testing::Values(Backend{"Sqlite", SqlEngine::kSqlite},
+                                           Backend{"Postgres", SqlEngine::kPostgres},
+                                           Backend{"Mariadb", SqlEngine::kMysql},
+                                           Backend{"Redis", std::nullopt}),
+                         [](const ::testing::TestParamInfo<Backend>& info) { return info.param.name; });
+
+// What only the Redis outbox has: no SQL transaction, a bounded claim walk, its keys, a server that dies.
+class RedisOutboxTest : public ::testing::Test {
+ protected:
+  static void TearDownTestSuite() { client::conformance::StopSuiteResources(); }
+
+  void SetUp() override {
+    std::string error;
+    redis_ = testing::EmptyTestRedis(&error);
+    ASSERT_NE(redis_, nullptr) << "redis-server did not start: " << error;
+    outbox_ = MustOpen(redis_->uri());
+    ASSERT_NE(outbox_, nullptr);
+  }
+
+  static std::shared_ptr<Outbox> MustOpen(const std::string& uri) {
+    Result<std::shared_ptr<Outbox>> outbox = Outbox::Open(uri);
+    EXPECT_TRUE(outbox.ok()) << outbox.status().ToString();
+    return outbox.ok() ? *outbox : nullptr;
+  }
+
+  static void MustSend(Outbox& outbox, std::vector<OutgoingMessage> messages) {
+    Result<std::vector<std::string>> ids = outbox.Send(std::move(messages));
+    ASSERT_TRUE(ids.ok()) << ids.status().ToString();
+  }
+
+  static std::vector<OutboxEntry> MustClaim(Outbox& outbox, const std::string& claim, size_t limit) {
+    Result<std::vector<OutboxEntry>> claimed = outbox.Claim(claim, seconds(60), limit);
+    EXPECT_TRUE(claimed.ok()) << claimed.status().ToString();
+    return claimed.ok() ? *claimed : std::vector<OutboxEntry>{};
+  }
+
+  // Every key of the server, on a connection of the test's own.
+  std::set<std::string> Keys() const {
+    std::set<std::string> keys;
+    redisContext* c = redisConnect("127.0.0.1", redis_->port());
+    if (c == nullptr || c->err != 0) {
+      ADD_FAILURE() << "cannot connect to redis-server";
+      if (c != nullptr) redisFree(c);
+      return keys;
+    }
+    auto* reply = static_cast<redisReply*>(redisCommand(c, "KEYS *"));
+    if (reply != nullptr && reply->type == REDIS_REPLY_ARRAY) {
+      for (size_t i = 0; i < reply->elements; ++i) keys.insert(reply->element[i]->str);
+    }
+    if (reply != nullptr) freeReplyObject(reply);
+    redisFree(c);
+    return keys;
+  }
+
+  testing::RedisServer* redis_ = nullptr;
+  std::shared_ptr<Outbox> outbox_;
+};
+
+TEST_F(RedisOutboxTest, SendInACallersTransactionAndTransactAreUnsupported) {
+  EXPECT_EQ(outbox_->database(), nullptr);
+  bool ran = false;
+  Status transact = outbox_->Transact([&](SqlTransaction&) {
+    ran = true;
+    return Status::Ok();
+  });
+  EXPECT_EQ(transact.code(), StatusCode::kUnsupported);
+  EXPECT_FALSE(ran);
+
+  // A transaction of some SQL database: the Redis outbox cannot join it, whatever it is.
+  Result<std::shared_ptr<SqlDatabase>> sqlite =
+      OpenSqlDatabase("sqlite://" + ::testing::TempDir() + "redis_outbox_tx.db");
+  ASSERT_TRUE(sqlite.ok()) << sqlite.status().ToString();
+  Status s = (*sqlite)->Transact([&](SqlTransaction& tx) {
+    EXPECT_EQ(outbox_->Send(tx, Msg("one")).status().code(), StatusCode::kUnsupported);
+    EXPECT_EQ(outbox_->Send(tx, std::vector<OutgoingMessage>{Msg("a"), Msg("b")}).status().code(),
+              StatusCode::kUnsupported);
+    return Status::Ok();
+  });
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(outbox_->Counts().value().sending, 0);
+}
+
+TEST_F(RedisOutboxTest, ManyMessagesSentInOneCallKeepTheirOrder) {
+  std::vector<OutgoingMessage> messages;
+  for (int n = 0; n < 250; ++n) messages.push_back(Msg(std::to_string(n), "k"));
+  Result<std::vector<std::string>> ids = outbox_->Send(std::move(messages));
+  ASSERT_TRUE(ids.ok()) << ids.status().ToString();
+  Result<std::vector<OutboxEntry>> all =
+      outbox_->List({.status = std::nullopt, .after_id = 0, .limit = 1000});
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 250u);
+  for (int n = 0; n < 250; ++n) {
+    EXPECT_EQ((*all)[n].message.payload, std::to_string(n));
+    EXPECT_EQ((*all)[n].message.msg_id, (*ids)[n]);
+  }
+}
+
+// The bound counts leased entries too: a claim behind more of them than its bound finds nothing, and one
+// with a bound that reaches past them finds the message behind.
+TEST_F(RedisOutboxTest, ClaimLooksAtNoMoreEntriesThanItsWalkBound) {
+  const size_t ahead = client::ClaimWalkBound(1);
+  std::vector<OutgoingMessage> leased;
+  for (size_t n = 0; n < ahead; ++n) leased.push_back(Msg("leased " + std::to_string(n)));
+  ASSERT_NO_FATAL_FAILURE(MustSend(*outbox_, std::move(leased)));
+  ASSERT_EQ(MustClaim(*outbox_, "busy:1", ahead).size(), ahead);
+  ASSERT_NO_FATAL_FAILURE(MustSend(*outbox_, {Msg("behind")}));
+
+  EXPECT_TRUE(MustClaim(*outbox_, "r:1", 1).empty()) << "a claim of 1 looks at " << ahead << " entries";
+  ASSERT_GT(client::ClaimWalkBound(2), ahead);
+  std::vector<OutboxEntry> found = MustClaim(*outbox_, "r:2", 2);
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0].message.payload, "behind");
+}
+
+TEST_F(RedisOutboxTest, PurgeAndDropLeaveNoKeysBehind) {
+  ASSERT_NO_FATAL_FAILURE(MustSend(*outbox_, {Msg("sent", "k1"), Msg("failed", "k2"), Msg("free")}));
+  std::vector<OutboxEntry> claimed = MustClaim(*outbox_, "r:1", 10);
+  ASSERT_EQ(claimed.size(), 3u);
+  Result<Outbox::Recorded> recorded =
+      outbox_->Record("r:1",
+                      std::vector<SendOutcome>{Acked(claimed[0].id, 0, 0), Nacked(claimed[1].id, "no"),
+                                               Acked(claimed[2].id, 0, 1)},
+                      {.max_attempts = 1});
+  ASSERT_TRUE(recorded.ok()) << recorded.status().ToString();
+  EXPECT_EQ(recorded->failed, 1u);
+  EXPECT_EQ(outbox_->Purge(milliseconds(0), 10).value(), 2u);
+  EXPECT_TRUE(outbox_->Drop(claimed[1].id).value());
+  EXPECT_EQ(Keys(), std::set<std::string>{"oncemq:outbox:seq"});
+}
+
+// A server of its own, durable (appendfsync always): this case kills it.
+TEST_F(RedisOutboxTest, SendingMessagesOutliveAKilledAndRestartedRedis) {
+  testing::RedisServer durable(/*durable=*/true);
+  std::string error;
+  ASSERT_TRUE(durable.Start(&error)) << "redis-server did not start: " << error;
+  std::shared_ptr<Outbox> outbox = MustOpen(durable.uri());
+  ASSERT_NE(outbox, nullptr);
+  ASSERT_NO_FATAL_FAILURE(MustSend(*outbox, {Msg("a", "k"), Msg("b", "k"), Msg("c")}));
+  std::vector<OutboxEntry> held = MustClaim(*outbox, "r:1", 1);
+  ASSERT_EQ(held.size(), 1u);
+
+  durable.Kill();
+  EXPECT_EQ(outbox->Send({Msg("d")}).status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(outbox->Counts().status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(outbox->Claim("r:2", seconds(60), 10).status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(Outbox::Open(durable.uri()).status().code(), StatusCode::kUnavailable);
+  ASSERT_TRUE(durable.Restart(&error)) << error;
+
+  Result<OutboxCounts> counts = outbox->Counts();
+  ASSERT_TRUE(counts.ok()) << counts.status().ToString();
+  EXPECT_EQ(counts->sending, 3);
+  Result<std::optional<OutboxEntry>> a = outbox->Get(held[0].id);
+  ASSERT_TRUE(a.ok() && a->has_value());
+  EXPECT_EQ((*a)->attempts, 1);
+  EXPECT_EQ((*a)->claim, "r:1");
+  std::vector<OutboxEntry> next = MustClaim(*outbox, "r:3", 10);
+  ASSERT_EQ(next.size(), 1u) << "a is still leased, and b waits behind it";
+  EXPECT_EQ(next[0].message.payload, "c");
+  Result<Outbox::Recorded> recorded =
+      outbox->Record("r:1", std::vector<SendOutcome>{Acked(held[0].id, 0, 5)}, {});
+  ASSERT_TRUE(recorded.ok()) << recorded.status().ToString();
+  EXPECT_EQ(recorded->sent, 1u) << "the claim outlived the restart";
+  std::vector<OutboxEntry> b = MustClaim(*outbox, "r:4", 10);
+  ASSERT_EQ(b.size(), 1u);
+  EXPECT_EQ(b[0].message.payload, "b");
+}
+
+TEST_F(RedisOutboxTest, BadUriIsInvalidAndAnUnreachableServerUnavailable) {
+  EXPECT_EQ(Outbox::Open("redis://").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(Outbox::Open("redis://127.0.0.1:notaport").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(Outbox::Open("redis://127.0.0.1:1/0").status().code(), StatusCode::kUnavailable);
+}
 
 }  // namespace
 }  // namespace oncemq

@@ -38,6 +38,12 @@ class SharedServer {
 
 }  // namespace
 
+RedisServer* EmptyTestRedis(std::string* error) {
+  RedisServer* server = SharedServer<RedisServer>::Get(error);
+  if (server == nullptr || !server->FlushAll(error)) return nullptr;
+  return server;
+}
+
 std::string EngineName(SqlEngine engine) {
   switch (engine) {
     case SqlEngine::kSqlite: return "Sqlite";
