@@ -1,5 +1,5 @@
 // The reliable producer's outbox end to end (issue 6): a real broker, real librdkafka, outboxes in SQLite
-// (and one case in a real PostgreSQL). What each case shows:
+// (and one case each in a real PostgreSQL and a real Redis). What each case shows:
 // - the relay delivers every stored message once, in order per key, and records where it landed;
 // - a process killed right after its business commit loses nothing: the next relay sends its messages;
 // - a relay killed in the middle of a round loses nothing, and what it had sent already is not doubled:
@@ -29,6 +29,7 @@
 #include "support/cli_process.h"
 #include "support/rdkafka_util.h"
 #include "support/servers/postgres_server.h"
+#include "support/servers/redis_server.h"
 
 namespace oncemq::testing {
 namespace {
@@ -232,6 +233,26 @@ TEST_F(OutboxRelayTest, RelayOverAPostgresOutboxDeliversEveryMessageOnce) {
   ASSERT_NE(relay, nullptr);
   ASSERT_TRUE(RelayUntilEmpty(*relay, *outbox));
   std::vector<Landed> records = ReadTopic("pg-payments");
+  ASSERT_NO_FATAL_FAILURE(ExpectEachMessageOnce(*outbox, records, kMessages));
+  ExpectKeyOrder(records);
+}
+
+TEST_F(OutboxRelayTest, RelayOverARedisOutboxDeliversEveryMessageOnce) {
+  RedisServer redis(/*durable=*/true);
+  std::string error;
+  if (!redis.Start(&error)) GTEST_SKIP() << error;
+  ASSERT_NO_FATAL_FAILURE(StartBroker());
+  std::shared_ptr<Outbox> outbox = OpenOutbox(redis.uri());
+  ASSERT_NE(outbox, nullptr);
+  constexpr int kMessages = 500;
+  std::vector<OutgoingMessage> batch;
+  for (int n = 0; n < kMessages; ++n) batch.push_back(Msg("redis-payments", n, 7));
+  ASSERT_TRUE(outbox->Send(std::move(batch)).ok());
+  std::unique_ptr<OutboxRelay> relay = MakeRelay(outbox, broker_->address());
+  ASSERT_NE(relay, nullptr);
+  ASSERT_TRUE(RelayUntilEmpty(*relay, *outbox));
+  EXPECT_EQ(relay->stats().sent, static_cast<uint64_t>(kMessages));
+  std::vector<Landed> records = ReadTopic("redis-payments");
   ASSERT_NO_FATAL_FAILURE(ExpectEachMessageOnce(*outbox, records, kMessages));
   ExpectKeyOrder(records);
 }
