@@ -183,9 +183,9 @@ int RunRelay(const OutboxArguments& args) {
 
 void AddUriOption(CLI::App* command, OutboxArguments* args) {
   command
-      ->add_option(
-          "--outbox", args->uri,
-          "The outbox's database: sqlite:///PATH, postgresql://USER@HOST:PORT/DB, mysql://USER@HOST/DB")
+      ->add_option("--outbox", args->uri,
+                   "The outbox: sqlite:///PATH, postgresql://USER@HOST:PORT/DB, mysql://USER@HOST/DB or "
+                   "redis://HOST:PORT[/DB]")
       ->required();
 }
 
