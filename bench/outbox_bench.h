@@ -9,7 +9,9 @@
 //            --relay-batch) sends them; the rate is from the first enqueue to the last SENT. The figure
 //            includes every write the outbox makes: the insert, the claim and the SENT record.
 // Each run uses a topic of its own and, for SQLite, a new file (the given path plus a suffix, removed
-// afterwards); on a server database the outbox table is emptied first. Prints a table with each outbox's
+// afterwards); on a server database the outbox table is emptied first. A Redis outbox (redis://…) is
+// not emptied: it must hold no SENDING message, and the writer stores each list with Send(messages), as
+// a service without a SQL database would. Prints a table with each outbox's
 // overhead (plain rate ÷ outbox rate) and one line per run:
 //   RESULT outbox mode=... database=... messages=... seconds=... msgs_per_s=... enqueue_msgs_per_s=...
 // Exit status 1 if a run fails or does not finish within --duration-bound seconds.
