@@ -31,6 +31,11 @@ constexpr Family kFamilies[] = {
     {"oncemq_partition_size_bytes", "gauge", "Bytes of all segments"},
     {"oncemq_producers_tracked", "gauge", "Idempotent producers with cached sequence state"},
     {"oncemq_producers_evicted_total", "counter", "Producers dropped because --max-producers was reached"},
+    {"oncemq_sequence_duplicates_total", "counter",
+     "Produce batches answered as exact re-sends by (producer id, epoch, sequence): original offset, "
+     "nothing appended"},
+    {"oncemq_sequence_duplicate_records_total", "counter",
+     "Records in the batches counted by oncemq_sequence_duplicates_total"},
     {"oncemq_msgid_window_ids", "gauge", "Message ids held by the dedup window"},
     {"oncemq_msgid_window_bytes", "gauge", "Memory held by the dedup window"},
     {"oncemq_msgid_duplicates_dropped_total", "counter", "Records dropped as message-id duplicates"},
@@ -47,12 +52,15 @@ std::string RenderMetrics(Broker& broker) {
       std::string labels = fmt::format("{{topic=\"{}\",partition=\"{}\"}}", topic->name, p->id().value());
       auto stats = p->log().stats();
       auto dedup = p->dedup_stats();
+      auto resent = p->sequence_duplicates();
       const int64_t values[] = {stats.log_start.value(),
                                 stats.log_end.value(),
                                 p->log().high_watermark().value(),
                                 static_cast<int64_t>(stats.size_bytes),
                                 static_cast<int64_t>(p->producer_count()),
                                 static_cast<int64_t>(p->producers_evicted()),
+                                static_cast<int64_t>(resent.batches),
+                                static_cast<int64_t>(resent.records),
                                 static_cast<int64_t>(dedup.tracked_ids),
                                 static_cast<int64_t>(dedup.window_bytes),
                                 static_cast<int64_t>(dedup.duplicates_dropped),

@@ -1,7 +1,8 @@
 // Prometheus metrics over HTTP (text exposition format 0.0.4), served on --metrics-listen.
 //
 // Per partition: log start/end, high watermark, bytes, idempotent producers tracked and evicted by the
-// bound, message-id window ids, bytes and duplicates dropped, and ids evicted early by the bound.
+// bound, batches (and their records) answered as duplicates by producer sequence numbers, message-id
+// window ids, bytes and duplicates dropped, and ids evicted early by the bound. docs/dedup.md lists them.
 // Every GET answers the whole page; anything else gets 405. One request per connection.
 #pragma once
 

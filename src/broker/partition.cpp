@@ -40,6 +40,8 @@ Partition::ProduceOutcome Partition::Produce(MutableByteView batch, const protoc
     switch (verdict.kind) {
       case SequenceVerdict::Kind::kAppend: break;
       case SequenceVerdict::Kind::kDuplicate:
+        ++sequence_duplicates_.batches;
+        sequence_duplicates_.records += static_cast<uint64_t>(std::max(header.records_count(), 0));
         out.base = verdict.original_base;
         out.durable_end = verdict.original_end;
         out.duplicate = true;
@@ -218,6 +220,11 @@ void Partition::OnLogStartAdvanced() {
 uint64_t Partition::producers_evicted() const {
   std::lock_guard lock(append_mu_);
   return producer_state_.evicted_for_bound();
+}
+
+Partition::SequenceDuplicateStats Partition::sequence_duplicates() const {
+  std::lock_guard lock(append_mu_);
+  return sequence_duplicates_;
 }
 
 size_t Partition::producer_count() const {

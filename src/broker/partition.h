@@ -76,6 +76,14 @@ class Partition {
   void OnLogStartAdvanced();
   size_t producer_count() const;
   uint64_t producers_evicted() const;
+  // Batches Produce() answered as exact re-sends by (producer id, epoch, sequence) — nothing appended,
+  // the original's offset returned — and the records they held, since the partition was opened.
+  // Counted when the re-send is recognised, before its answer waits for the original's durability.
+  struct SequenceDuplicateStats {
+    uint64_t batches = 0;
+    uint64_t records = 0;
+  };
+  SequenceDuplicateStats sequence_duplicates() const;
 
   // Completes when every offset below `end` is durable (OK), the flush failed (kIoError), or at `deadline`
   // (kUnavailable). Under a flush policy other than "always" it completes at once.
@@ -116,6 +124,8 @@ class Partition {
   uint64_t duplicates_dropped_ = 0;      // GUARDED_BY(append_mu_)
   MsgIdScan scan_;                       // GUARDED_BY(append_mu_): reused, so a scan allocates nothing
   Bytes scan_scratch_;                   // GUARDED_BY(append_mu_): decompressed records of the scan
+  // GUARDED_BY(append_mu_): the metric of sequence_duplicates().
+  SequenceDuplicateStats sequence_duplicates_;
 
   std::mutex waiters_mu_;
   struct DurableWaiter {

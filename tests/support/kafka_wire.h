@@ -46,6 +46,7 @@ constexpr int16_t kInvalidSessionTimeout = 26;
 constexpr int16_t kRebalanceInProgress = 27;
 constexpr int16_t kUnsupportedVersion = 35;
 constexpr int16_t kInvalidRequest = 42;
+constexpr int16_t kOutOfOrderSequenceNumber = 45;
 constexpr int16_t kMemberIdRequired = 79;
 constexpr int16_t kInvalidRecord = 87;
 }  // namespace kerr
