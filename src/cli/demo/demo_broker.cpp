@@ -118,7 +118,7 @@ void DemoBroker::Stop() {
 Status DemoBroker::Scrape() {
   Result<std::string> text = HttpGetMetrics(metrics_port_);
   if (!text.ok()) return text.status();
-  current_.sequence = SumMetric(*text, "oncemq_sequence_duplicates_total");
+  current_.sequence = SumMetric(*text, "oncemq_sequence_duplicate_records_total");
   current_.msg_id = SumMetric(*text, "oncemq_msgid_duplicates_dropped_total");
   return Status::Ok();
 }

@@ -17,8 +17,9 @@ namespace oncemq::cli::demo {
 
 // Counters summed over every partition of one broker incarnation.
 struct BrokerDuplicates {
-  int64_t sequence = 0;  // oncemq_sequence_duplicates_total: producer retries caught by sequence numbers
-  int64_t msg_id = 0;    // oncemq_msgid_duplicates_dropped_total: re-sends caught by the msg-id window
+  int64_t sequence =
+      0;  // oncemq_sequence_duplicate_records_total: records of producer retries caught by sequence numbers
+  int64_t msg_id = 0;  // oncemq_msgid_duplicates_dropped_total: re-sends caught by the msg-id window
 };
 
 class DemoBroker {
