@@ -34,6 +34,7 @@ constexpr int kExitFailed = 2;
 // A killed consumer's partitions wait for its session to time out (3 s) before the group moves them; kills
 // much more often than that would only stall the group.
 constexpr int64_t kConsumerKillEveryMs = 5'000;
+constexpr int kBrokerRestarts = 2;
 
 struct DemoOptions {
   int64_t payments = 10'000;
@@ -251,7 +252,9 @@ class Demo {
     }
     // The broker dies twice, a third and two thirds of the way through the messages.
     const auto sent = static_cast<int64_t>(relay_->stats().sent);
-    const int64_t due_restarts = sent >= o_.payments * 2 / 3 ? 2 : sent >= o_.payments / 3 ? 1 : 0;
+    const int64_t due_restarts = sent >= o_.payments * 2 / 3 ? kBrokerRestarts
+                                 : sent >= o_.payments / 3   ? 1
+                                                             : 0;
     if (broker_ != nullptr && broker_->restarts() < due_restarts) {
       broker_->Kill();
       std::this_thread::sleep_for(std::chrono::seconds(1));
@@ -286,6 +289,7 @@ class Demo {
   bool Done() {
     const int64_t taken = payments_->counters().taken.load();
     if (taken < o_.payments) return false;
+    if (broker_ != nullptr && o_.faults && broker_->restarts() < kBrokerRestarts) return false;
     Result<OutboxCounts> counts = payments_->outbox()->Counts();
     if (!counts.ok() || counts->sending > 0) return false;
     return counts->failed > 0 || last_cards_ >= o_.payments;  // FAILED messages would never arrive
