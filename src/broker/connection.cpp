@@ -99,8 +99,11 @@ asio::awaitable<void> Connection::ReadLoop() {
 }
 
 bool Connection::Dispatch(Bytes frame) {
+  const int64_t started_ns = SteadyNs();
   auto prefix = protocol::PeekHeaderPrefix(frame);
   if (!prefix) return false;
+  const ApiGroup group = ApiGroupOf(prefix->api_key);
+  Stats().apis[static_cast<size_t>(group)].requests.fetch_add(1, std::memory_order_relaxed);
   const protocol::ApiSupport* api = protocol::FindSupportedApi(prefix->api_key);
   if (api == nullptr) {
     spdlog::warn("connection {}: unknown API key {}; closing", peer_, prefix->api_key);
@@ -108,7 +111,7 @@ bool Connection::Dispatch(Bytes frame) {
   }
   if (!api->Supports(prefix->api_version)) {
     if (api->key == protocol::ApiKey::kApiVersions) {
-      Enqueue(Reply::Now(UnsupportedApiVersionsReply(prefix->correlation_id)));
+      Enqueue(Reply::Now(UnsupportedApiVersionsReply(prefix->correlation_id)), group, started_ns);
       return true;
     }
     spdlog::warn("connection {}: API {} version {} is not supported; closing", peer_, prefix->api_key,
@@ -123,18 +126,21 @@ bool Connection::Dispatch(Bytes frame) {
   request->body_offset = reader.position();
   request->flexible_response = flexible && api->key != protocol::ApiKey::kApiVersions;
   Reply reply = HandlerFor(api->key)(std::move(request));
-  if (reply.kind == Reply::Kind::kNone) return true;
+  if (reply.kind == Reply::Kind::kNone) {  // acks=0: answered by not answering
+    Stats().apis[static_cast<size_t>(group)].latency.Observe(SteadyNs() - started_ns);
+    return true;
+  }
   if (reply.kind == Reply::Kind::kNow && reply.frame.empty()) {
     spdlog::warn("connection {}: malformed API {} v{} request; closing", peer_, prefix->api_key,
                  prefix->api_version);
     return false;
   }
-  Enqueue(std::move(reply));
+  Enqueue(std::move(reply), group, started_ns);
   return true;
 }
 
-void Connection::Enqueue(Reply reply) {
-  replies_.push_back(std::move(reply));
+void Connection::Enqueue(Reply reply, ApiGroup api, int64_t started_ns) {
+  replies_.push_back(Pending{std::move(reply), api, started_ns});
   reply_ready_.cancel();
 }
 
@@ -147,7 +153,9 @@ asio::awaitable<void> Connection::WriteLoop() {
       co_await reply_ready_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       continue;
     }
-    Reply& reply = replies_.front();
+    Reply& reply = replies_.front().reply;
+    const ApiGroup api = replies_.front().api;
+    const int64_t started_ns = replies_.front().started_ns;
     // Not a conditional expression: g++ 12 miscompiles co_await inside ?: (temporaries die early).
     Bytes frame;
     if (reply.kind == Reply::Kind::kLater) {
@@ -164,6 +172,7 @@ asio::awaitable<void> Connection::WriteLoop() {
     std::error_code ec;
     co_await asio::async_write(socket_, asio::buffer(frame), asio::redirect_error(asio::use_awaitable, ec));
     if (ec) break;
+    Stats().apis[static_cast<size_t>(api)].latency.Observe(SteadyNs() - started_ns);
   }
   Close(reader_done_ ? "peer closed or protocol error" : "write failed");
 }

@@ -14,6 +14,7 @@
 #include <deque>
 #include <memory>
 
+#include "broker/broker_stats.h"
 #include "broker/request.h"
 
 namespace oncemq::broker {
@@ -30,14 +31,20 @@ class Connection : public std::enable_shared_from_this<Connection> {
   asio::awaitable<bool> ReadFrame(Bytes& frame);
   // Returns false when the connection must close.
   bool Dispatch(Bytes frame);
-  void Enqueue(Reply reply);
+  // `api` and `started_ns` (SteadyNs at the request's arrival) time the answer for the metrics.
+  void Enqueue(Reply reply, ApiGroup api, int64_t started_ns);
   void Close(const char* why);
 
   Broker& broker_;
   asio::ip::tcp::socket socket_;
   std::string peer_;
   std::string client_host_;  // "/ADDRESS", as Kafka shows a member's host
-  std::deque<Reply> replies_;
+  struct Pending {
+    Reply reply;
+    ApiGroup api;
+    int64_t started_ns;
+  };
+  std::deque<Pending> replies_;
   asio::steady_timer reply_ready_;  // cancelled to wake the writer
   asio::steady_timer space_ready_;  // cancelled to wake the reader
   bool reader_done_ = false;

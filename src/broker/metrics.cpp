@@ -12,6 +12,7 @@
 #include <asio/write.hpp>
 
 #include "broker/broker.h"
+#include "broker/broker_stats.h"
 
 namespace oncemq::broker {
 
@@ -76,6 +77,7 @@ std::string RenderMetrics(Broker& broker) {
                        kFamilies[f].name, kFamilies[f].type);
     for (const auto& row : rows[f]) out += row;
   }
+  out += Stats().Render();
   return out;
 }
 

@@ -2,7 +2,8 @@
 //
 // Per partition: log start/end, high watermark, bytes, idempotent producers tracked and evicted by the
 // bound, batches (and their records) answered as duplicates by producer sequence numbers, message-id
-// window ids, bytes and duplicates dropped, and ids evicted early by the bound. docs/dedup.md lists them.
+// window ids, bytes and duplicates dropped, and ids evicted early by the bound (docs/dedup.md); then the
+// broker-wide requests, request latencies and fsyncs of broker_stats.h (docs/operations.md).
 // Every GET answers the whole page; anything else gets 405. One request per connection.
 #pragma once
 

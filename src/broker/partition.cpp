@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "broker/batch_validation.h"
+#include "broker/broker_stats.h"
 #include "broker/msg_id_dedup.h"
 #include "broker/producer_state_snapshot.h"
 #include "protocol/record_batch.h"
@@ -272,9 +273,13 @@ void Partition::RemoveDataWaiter(const std::shared_ptr<AsyncWaiter>& waiter) {
 void Partition::FlushNow() {
   dirty_.store(false);
   if (!log_->healthy()) return Heal();
+  const int64_t started_ns = SteadyNs();
   auto flushed = log_->Flush();
+  Stats().fsync_latency.Observe(SteadyNs() - started_ns);
+  Stats().fsyncs.fetch_add(1, std::memory_order_relaxed);
   if (flushed.ok()) {
-    WakeDurable(*flushed, Status::Ok());
+    const size_t released = WakeDurable(*flushed, Status::Ok());
+    Stats().fsync_produce_requests.fetch_add(released, std::memory_order_relaxed);
     WakeData();
   } else {
     WakeDurable(log_->durable_end(), flushed.status());
@@ -293,8 +298,9 @@ void Partition::Heal() {
   WakeDurable(*healed, Status::Ok());
 }
 
-void Partition::WakeDurable(Offset durable, const Status& failure) {
+size_t Partition::WakeDurable(Offset durable, const Status& failure) {
   std::lock_guard lock(waiters_mu_);
+  const size_t before = durable_waiters_.size();
   auto keep = std::remove_if(durable_waiters_.begin(), durable_waiters_.end(), [&](const DurableWaiter& w) {
     if (w.end <= durable) {
       w.waiter->Fire(Status::Ok());
@@ -307,6 +313,7 @@ void Partition::WakeDurable(Offset durable, const Status& failure) {
     return false;
   });
   durable_waiters_.erase(keep, durable_waiters_.end());
+  return before - durable_waiters_.size();
 }
 
 void Partition::WakeData() {

@@ -100,7 +100,7 @@ class Partition {
   bool TryMarkDirty();
 
  private:
-  void WakeDurable(Offset durable, const Status& failure);
+  size_t WakeDurable(Offset durable, const Status& failure);  // returns the waiters it fired
   void AfterAppend();
   // The message-id step of Produce: may replace `batch` with a rewritten copy held in `rewritten`, or
   // decide the batch is entirely a duplicate (returns true with `out` filled).

@@ -44,6 +44,24 @@ for family in oncemq_sequence_duplicates_total oncemq_sequence_duplicate_records
   scrape | grep -q "^# TYPE $family counter" || fail "no TYPE line for $family"
   [[ "$(value "$family")" == 0 ]] || fail "$family is '$(value "$family")', want 0"
 done
+# Broker-wide: requests per API with their latency, fsyncs with theirs and the answers they released.
+timeout 30 kcat -b "$ADDR" -C -t w -e -q >/dev/null || fail "kcat -C failed"
+page=$(scrape)
+metric() { echo "$page" | awk -v m="$1" '$1 == m { print $2 }'; }
+produce_requests=$(metric 'oncemq_requests_total{api="produce"}')
+((produce_requests >= 4)) || fail "produce requests counted: '$produce_requests', want >= 4 (four kcat -P runs)"
+((${produce_requests} == $(metric 'oncemq_request_latency_seconds_count{api="produce"}'))) ||
+  fail "every answered produce request must be in the latency histogram"
+[[ "$(metric 'oncemq_request_latency_seconds_bucket{api="produce",le="+Inf"}')" == "$produce_requests" ]] ||
+  fail "the +Inf bucket must hold every produce request"
+(($(metric 'oncemq_requests_total{api="fetch"}') >= 1)) || fail "no fetch request counted after kcat -C"
+(($(metric 'oncemq_requests_total{api="other"}') >= 1)) || fail "no metadata/api-versions request counted"
+fsyncs=$(metric oncemq_fsyncs_total)
+((fsyncs >= 1)) || fail "no fsync counted after acks=all produces"
+[[ "$(metric oncemq_fsync_latency_seconds_count)" == "$fsyncs" ]] || fail "every fsync must be in its histogram"
+(($(metric oncemq_fsync_produce_requests_total) >= 1)) || fail "no produce answer released by an fsync"
+echo "$page" | grep -q '^# TYPE oncemq_request_latency_seconds histogram' || fail "no TYPE line for the latency"
+
 status=$(timeout 10 curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$MPORT/metrics")
 [[ "$status" == 405 ]] || fail "POST answered $status, want 405"
 echo "metrics_test: PASS"
