@@ -44,6 +44,31 @@ constexpr Family kFamilies[] = {
      "Ids forgotten before their window ended because dedup.max.entries was reached"},
 };
 
+// Members of each live group, and per committed partition the lag: the log end minus the committed offset.
+std::string RenderGroups(Broker& broker) {
+  std::string out =
+      "# HELP oncemq_group_members Members of a consumer group\n# TYPE oncemq_group_members gauge\n";
+  for (const GroupInfo& g : broker.groups().List()) {
+    out += fmt::format("oncemq_group_members{{group=\"{}\"}} {}\n", g.group_id, g.members.size());
+  }
+  out +=
+      "# HELP oncemq_group_lag Messages between a group's committed offset and the log end\n"
+      "# TYPE oncemq_group_lag gauge\n";
+  for (const std::string& group : broker.offsets().Groups()) {
+    for (const auto& [key, committed] : broker.offsets().FetchGroup(group)) {
+      std::shared_ptr<Topic> topic = broker.topics().Find(key.topic);
+      if (topic == nullptr || key.partition < 0 ||
+          static_cast<size_t>(key.partition) >= topic->partitions.size()) {
+        continue;  // a committed offset of a topic deleted since
+      }
+      const int64_t end = topic->partitions[key.partition]->log().stats().log_end.value();
+      out += fmt::format("oncemq_group_lag{{group=\"{}\",topic=\"{}\",partition=\"{}\"}} {}\n", group,
+                         key.topic, key.partition, std::max<int64_t>(end - committed.offset, 0));
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string RenderMetrics(Broker& broker) {
@@ -77,6 +102,7 @@ std::string RenderMetrics(Broker& broker) {
                        kFamilies[f].name, kFamilies[f].type);
     for (const auto& row : rows[f]) out += row;
   }
+  out += RenderGroups(broker);
   out += Stats().Render();
   return out;
 }

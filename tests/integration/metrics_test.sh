@@ -62,6 +62,16 @@ fsyncs=$(metric oncemq_fsyncs_total)
 (($(metric oncemq_fsync_produce_requests_total) >= 1)) || fail "no produce answer released by an fsync"
 echo "$page" | grep -q '^# TYPE oncemq_request_latency_seconds histogram' || fail "no TYPE line for the latency"
 
+# Groups: members, and the lag of a committed partition (log end − committed offset). A `kcat -G -e` member
+# reads w to its end and commits on exit; one more message makes the lag 1.
+timeout 60 kcat -b "$ADDR" -G lagging -X auto.offset.reset=earliest -e -q w >/dev/null || fail "kcat -G failed"
+echo late | timeout 30 kcat -b "$ADDR" -P -t w -H oncemq-msg-id=C || fail "kcat -P failed"
+page=$(scrape)
+echo "$page" | grep -q '^# TYPE oncemq_group_members gauge' || fail "no TYPE line for group members"
+[[ "$(metric 'oncemq_group_members{group="lagging"}')" == 0 ]] || fail "the finished member is still counted"
+[[ "$(metric 'oncemq_group_lag{group="lagging",topic="w",partition="0"}')" == 1 ]] ||
+  fail "lag is '$(metric 'oncemq_group_lag{group="lagging",topic="w",partition="0"}')', want 1"
+
 status=$(timeout 10 curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$MPORT/metrics")
 [[ "$status" == 405 ]] || fail "POST answered $status, want 405"
 echo "metrics_test: PASS"
