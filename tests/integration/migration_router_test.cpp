@@ -14,12 +14,14 @@
 #include <thread>
 #include <vector>
 
+#include "client/consumer/rdkafka_config.h"
 #include "client/stores/open_dedup_store.h"
 #include "oncemq/migration_router.h"
 #include "oncemq/redis_lock.h"
 #include "oncemq/reliable_producer.h"
 #include "support/broker_process.h"
 #include "support/cli_process.h"
+#include "support/rdkafka_util.h"
 #include "support/servers/redis_server.h"
 
 namespace oncemq::testing {
@@ -95,6 +97,20 @@ class MigrationRouterTest : public ::testing::Test {
     ASSERT_TRUE(old_->Start(&error)) << error;
     ASSERT_TRUE(new_->Start(&error)) << error;
     if (!redis_.Start(&error)) GTEST_SKIP() << error;
+    // The stream exists on both clusters before anyone subscribes: a consumer subscribed to a topic that
+    // does not exist yet would only see it at its next metadata refresh (minutes).
+    for (BrokerProcess* broker : {old_.get(), new_.get()})
+      ASSERT_NO_FATAL_FAILURE(CreateTopic(broker->address()));
+  }
+
+  static void CreateTopic(const std::string& address) {
+    std::string error;
+    auto conf = MakeRdKafkaConf({{"bootstrap.servers", address}}, &error);
+    ASSERT_NE(conf, nullptr) << error;
+    std::unique_ptr<RdKafka::Producer> admin(RdKafka::Producer::create(conf.get(), error));
+    ASSERT_NE(admin, nullptr) << error;
+    Status created = client::CreateMissingTopics(admin->c_ptr(), {kTopic}, 2, seconds(30));
+    ASSERT_TRUE(created.ok()) << created.ToString();
   }
 
   // Writes message n to both clusters with the same msg-id and waits for both acks.

@@ -5,6 +5,7 @@
 // SIGKILLed (mid-handler, before their commits), the broker is SIGKILLed and restarted, and the upstream
 // submits and publishes some payments twice. The report counts payments, cards, lost messages and duplicate
 // cards — both must be 0 — and what each layer removed. Exit status 1 if an invariant broke.
+#include <librdkafka/rdkafkacpp.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -20,6 +21,7 @@
 #include "cli/demo/child_process.h"
 #include "cli/demo/demo_broker.h"
 #include "cli/demo/payment_service.h"
+#include "client/consumer/rdkafka_config.h"
 #include "common/clock.h"
 
 namespace oncemq::cli {
@@ -35,6 +37,7 @@ constexpr int kExitFailed = 2;
 // much more often than that would only stall the group.
 constexpr int64_t kConsumerKillEveryMs = 5'000;
 constexpr int kBrokerRestarts = 2;
+constexpr int kPartitions = 4;
 
 struct DemoOptions {
   int64_t payments = 10'000;
@@ -120,6 +123,7 @@ class Demo {
     auto producer = ReliableProducer::Create(upstream);
     if (!producer.ok()) return producer.status();
     upstream_ = std::move(*producer);
+    if (Status s = CreatePaymentsTopic(); !s.ok()) return s;
     for (int i = 0; i < o_.consumers; ++i) cards_.emplace_back();
     for (size_t i = 0; i < cards_.size(); ++i) {
       if (Status s = StartCardService(i); !s.ok()) return s;
@@ -127,6 +131,18 @@ class Demo {
     std::cout << "oncemq demo: " << o_.payments << " payments; broker " << bootstrap_ << "; data in " << dir_
               << (o_.faults ? "; faults on" : "; faults off") << "\n";
     return Status::Ok();
+  }
+
+  // Before the card service subscribes: a consumer subscribed to a topic that does not exist yet would see
+  // it only at its next metadata refresh (minutes).
+  Status CreatePaymentsTopic() {
+    auto conf = client::MakeRdKafkaConf({{"bootstrap.servers", bootstrap_}});
+    if (!conf.ok()) return conf.status();
+    std::string error;
+    std::unique_ptr<RdKafka::Producer> admin(RdKafka::Producer::create(conf->get(), error));
+    if (admin == nullptr) return Status::IoError("demo: " + error);
+    return client::CreateMissingTopics(admin->c_ptr(), {demo::kPaymentsTopic}, kPartitions,
+                                       std::chrono::seconds(30));
   }
 
   Status MakeDir() {
