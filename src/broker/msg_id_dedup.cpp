@@ -17,6 +17,7 @@ void MsgIdScan::Clear() {
   dropped.clear();
   first_original.reset();
   max_original = Offset(-1);
+  originals_in_order = true;
   records = 0;
   kept_set.clear();
 }
@@ -66,16 +67,25 @@ Status ScanMsgIds(const BatchHeader& batch, const MsgIdWindow& window, int64_t n
   // batch; the first occurrence of an id new to the window is kept.
   ResetKeptSet(scan, scan.fresh.size());
   size_t kept = 0;
+  int32_t first_delta = 0;  // of the first duplicate
   for (size_t k = 0; k < scan.fresh.size(); ++k) {
     const MsgIdScan::Id id = scan.fresh[k];
     if (auto original = window.Find(id.hash, now_ms)) {
       scan.dropped.push_back(id.offset_delta);
-      if (!scan.first_original) scan.first_original = *original;
+      if (!scan.first_original) {
+        scan.first_original = *original;
+        first_delta = id.offset_delta;
+      }
+      if (original->value() - scan.first_original->value() != id.offset_delta - first_delta) {
+        scan.originals_in_order = false;
+      }
       scan.max_original = std::max(scan.max_original, *original);
     } else if (RepeatsKeptId(scan, kept, id)) {
       scan.dropped.push_back(id.offset_delta);
+      scan.originals_in_order = false;
     } else {
       scan.fresh[kept++] = id;
+      scan.originals_in_order = false;
     }
   }
   scan.fresh.resize(kept);

@@ -35,6 +35,9 @@ struct MsgIdScan {
   std::vector<int32_t> dropped;          // offset deltas of duplicate records
   std::optional<Offset> first_original;  // where the first duplicate's original lives
   Offset max_original{-1};               // the newest original of any duplicate (its durability is awaited)
+  // True while every record so far is a window duplicate whose original sits at first_original + its offset
+  // delta — a re-send that repeats a run of originals, so that base + index names each record's original.
+  bool originals_in_order = true;
   int32_t records = 0;
   bool any_duplicate() const { return !dropped.empty(); }
   // Keeps the vectors' capacity: a partition reuses one scan for every batch.

@@ -67,12 +67,14 @@ Partition::ProduceOutcome Partition::Produce(MutableByteView batch, const protoc
   }
   if (idempotent) producer_state_.Record(identity, appended->base, now);
   if (window_) InsertFresh(scan_, appended->base, now, *window_);
-  // A re-send made only of duplicates is answered with where its originals are (a client computes each
-  // record's offset as base + index, right when the re-send repeats a run of originals, as an outbox does);
-  // the record-less batch appended for an idempotent producer only carries its sequence range.
+  // A re-send that repeats a run of originals is answered with where they are (a client computes each
+  // record's offset as base + index); any other batch with duplicates with its own base, whose slots of
+  // dropped records stay empty — never an offset where another message lives. The record-less batch
+  // appended for an all-duplicate re-send carries its sequence range (idempotent) and those empty slots.
   const bool only_duplicates = window_ && scan_.any_duplicate() && scan_.fresh.empty() &&
                                static_cast<int32_t>(scan_.dropped.size()) == scan_.records;
-  out.base = only_duplicates ? scan_.first_original.value_or(appended->base) : appended->base;
+  const bool at_originals = only_duplicates && scan_.originals_in_order;
+  out.base = at_originals ? scan_.first_original.value_or(appended->base) : appended->base;
   out.duplicate = only_duplicates;
   out.durable_end = std::max(out.durable_end, Offset(appended->last.value() + 1));
   AfterAppend();
@@ -90,7 +92,8 @@ bool Partition::FilterMsgIds(MutableByteView& batch, const protocol::BatchHeader
   // The originals may still be waiting for their fsync: this answer waits for them too.
   out.durable_end = Offset(scan_.max_original.value() + 1);
   const bool all_duplicates = static_cast<int32_t>(scan_.dropped.size()) == scan_.records;
-  if (all_duplicates && !idempotent) {
+  if (all_duplicates && !idempotent &&
+      scan_.originals_in_order) {  // nothing to append: point at the originals
     out.base = scan_.first_original.value_or(Offset(-1));
     out.duplicate = true;
     return true;

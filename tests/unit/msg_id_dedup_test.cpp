@@ -59,6 +59,31 @@ TEST(MsgIdDedup, BatchWithoutDuplicatesIsLeftAlone) {
   EXPECT_EQ(scan.records, 3);
 }
 
+// An all-duplicate re-send is answered at its originals only when base + index names each one's original;
+// otherwise the broker must answer with empty slots (a client would otherwise be told another message's
+// offset — found by the chaos suite).
+TEST(MsgIdDedup, OriginalsAreInOrderOnlyWhenBasePlusIndexNamesEachOriginal) {
+  MsgIdWindow window(60'000, 1000);
+  window.Insert("a", Offset(10), kNow - 10);
+  window.Insert("b", Offset(11), kNow - 10);
+  window.Insert("c", Offset(12), kNow - 10);
+  window.Insert("x", Offset(30), kNow - 10);
+  Bytes scratch;
+  auto scan_of = [&](std::vector<std::string> ids) {
+    MsgIdScan scan;
+    Bytes batch = MakeBatch(ids);
+    EXPECT_TRUE(ScanMsgIds(BatchHeader::Parse(batch).value(), window, kNow, scratch, scan).ok());
+    return scan;
+  };
+  EXPECT_TRUE(scan_of({"a", "b", "c"}).originals_in_order);
+  EXPECT_TRUE(scan_of({"b", "c"}).originals_in_order);
+  EXPECT_FALSE(scan_of({"a", "c"}).originals_in_order) << "c is not at a's offset + 1";
+  EXPECT_FALSE(scan_of({"a", "x"}).originals_in_order);
+  EXPECT_FALSE(scan_of({"b", "a"}).originals_in_order);
+  EXPECT_FALSE(scan_of({"a", "new"}).originals_in_order) << "not all duplicates";
+  EXPECT_FALSE(scan_of({"a", "a"}).originals_in_order) << "a repeat within the batch";
+}
+
 TEST(MsgIdDedup, IdSeenInTheWindowIsDroppedAndItsOriginalReported) {
   MsgIdWindow window(60'000, 1000);
   window.Insert("b", Offset(41), kNow - 10);
