@@ -472,29 +472,6 @@ TEST_F(ConsumerTest, TopicsAreCreatedWithoutASettingTheClusterRefuses) {
   EXPECT_TRUE(TopicListed(*client, "shipments.windowless"));
 }
 
-// A consumer may start before its topic exists (services started in any order): once the topic is
-// created, its messages are handled within seconds, not at librdkafka's default refresh (5 minutes).
-TEST_F(ConsumerTest, TopicCreatedAfterTheSubscriptionIsConsumedSoon) {
-  IdempotentConsumerOptions options = BaseOptions(broker_->address(), "late-joiners", "created-later");
-  options.store = OpenStore("memory:");
-  std::atomic<int> handled{0};
-  RunningConsumer consumer;
-  ASSERT_EQ(consumer.Start(options,
-                           [&](const MessageView&, HandlerContext&) {
-                             ++handled;
-                             return Status::Ok();
-                           }),
-            "");
-  ASSERT_TRUE(WaitFor([&] { return consumer.stats().assigned_partitions == 0; }));
-  // Give the subscription time to meet the missing topic first; were the topic created before it, this test
-  // would only be weaker (it fails with librdkafka's 5-minute default when run as written).
-  std::this_thread::sleep_for(milliseconds(500));
-  ASSERT_EQ(CreateTopic(broker_->address(), "created-later", 1), "");
-  ASSERT_EQ(Send(broker_->address(), "created-later", {{0, "k-1", "first"}}), "");
-  EXPECT_TRUE(WaitFor([&] { return handled.load() == 1; }, seconds(30)))
-      << "the message of a topic created after the subscription was not handled within 30 s";
-}
-
 TEST_F(ConsumerTest, FailingHandlerWalksTheRetryLevelsIntoTheDeadLetterTopic) {
   struct Try {
     std::string topic;

@@ -119,9 +119,6 @@ Status IdempotentConsumer::Impl::Connect() {
   settings["enable.auto.commit"] = "false";
   settings["enable.auto.offset.store"] = "false";
   settings.try_emplace("auto.offset.reset", "earliest");
-  // A subscribed topic that does not exist yet (or was just created) is seen at the next metadata refresh:
-  // librdkafka's default of 5 minutes would leave such a consumer idle that long.
-  settings.try_emplace("topic.metadata.refresh.interval.ms", "5000");
   auto conf = client::MakeRdKafkaConf(settings);
   if (!conf.ok()) return conf.status();
   rebalancer_ = std::make_unique<Rebalancer>(this);
