@@ -87,8 +87,6 @@ class MigrationRouter::Impl {
     return MigrationRouterStats{SideStats(0), SideStats(1)};
   }
 
-  void StartAt(int percent) { percent_.store(std::clamp(percent, 0, 100)); }
-
  private:
   MigrationSideStats SideStats(int i) const {  // REQUIRES: mu_ held
     const SideCounters& c = counters_[i];
@@ -192,7 +190,7 @@ Result<std::unique_ptr<MigrationRouter>> MigrationRouter::Create(MigrationRouter
   if (!lock.ok()) return lock.status();
   const int percent = options.percent;
   auto impl = std::make_unique<Impl>(std::move(options), std::move(handler), std::move(*lock));
-  impl->StartAt(percent);
+  impl->SetPercent(percent);
   return std::unique_ptr<MigrationRouter>(new MigrationRouter(std::move(impl)));
 }
 
