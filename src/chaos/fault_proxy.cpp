@@ -29,8 +29,11 @@ constexpr size_t kMaxQueued = 16u << 20;
 constexpr int kPollSliceMs = 50;  // bounds how long Stop() and CutAll() wait for a connection thread
 constexpr int16_t kProduceKey = 0;
 constexpr int16_t kMetadataKey = 3;
+constexpr int16_t kFindCoordinatorKey = 10;
 constexpr int16_t kProduceFirstFlexible = 9;
 constexpr int16_t kMetadataFirstFlexible = 9;
+constexpr int16_t kFindCoordinatorFirstFlexible = 3;
+constexpr int16_t kFindCoordinatorFirstBatched = 4;  // a coordinators array instead of one coordinator
 
 int32_t LoadI32(const uint8_t* p) {
   return static_cast<int32_t>((uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) |
@@ -157,6 +160,41 @@ int RewriteMetadataPorts(uint8_t* payload, size_t size, int16_t version, uint16_
   return rewritten;
 }
 
+// Rewrites, in a FindCoordinator response payload, a coordinator port equal to `from` to `to`, so that a
+// consumer group's coordinator traffic (joins, heartbeats, offset commits) passes the proxy too. Returns
+// how many coordinators were rewritten, or -1 if the payload does not parse.
+int RewriteCoordinatorPorts(uint8_t* payload, size_t size, int16_t version, uint16_t from, uint16_t to) {
+  Cursor c(payload, size);
+  const bool flexible = version >= kFindCoordinatorFirstFlexible;
+  if (!c.Skip(4) || (flexible && !c.SkipTags())) return -1;  // correlation_id, header tags
+  if (version >= 1 && !c.Skip(4)) return -1;                 // throttle_time_ms
+  auto rewrite_port = [&](int* rewritten) {
+    const size_t port_pos = c.pos();
+    int32_t port = 0;
+    if (!c.I32(&port)) return false;
+    if (port == from) {
+      StoreI32(payload + port_pos, to);
+      ++*rewritten;
+    }
+    return true;
+  };
+  int rewritten = 0;
+  if (version < kFindCoordinatorFirstBatched) {
+    if (!c.Skip(2)) return -1;                               // error_code
+    if (version >= 1 && !c.SkipString(flexible)) return -1;  // error_message
+    if (!c.Skip(4) || !c.SkipString(flexible)) return -1;    // node_id, host
+    return rewrite_port(&rewritten) ? rewritten : -1;
+  }
+  uint64_t count_plus_one = 0;
+  if (!c.UVarint(&count_plus_one)) return -1;
+  for (uint64_t i = 1; i < count_plus_one; ++i) {
+    if (!c.SkipString(true) || !c.Skip(4) || !c.SkipString(true)) return -1;  // key, node_id, host
+    if (!rewrite_port(&rewritten)) return -1;
+    if (!c.Skip(2) || !c.SkipString(true) || !c.SkipTags()) return -1;  // error_code, error_message, tags
+  }
+  return rewritten;
+}
+
 int ConnectTcp(const std::string& host, uint16_t port) {
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -214,9 +252,16 @@ std::string FaultCounters::ToString() const {
   s << "connections=" << connections << " upstream_failures=" << upstream_failures << " requests=" << requests
     << " responses_relayed=" << responses_relayed << " responses_dropped=" << responses_dropped
     << " lost_acks=" << lost_acks << " cuts=" << cuts << " delays=" << delays
-    << " metadata_rewrites=" << metadata_rewrites << " faults_by_api={";
+    << " metadata_rewrites=" << metadata_rewrites << " coordinator_rewrites=" << coordinator_rewrites
+    << " faults_by_api={";
   const char* sep = "";
   for (const auto& [key, n] : faults_by_api) {
+    s << sep << key << ":" << n;
+    sep = ",";
+  }
+  s << "} requests_by_api={";
+  sep = "";
+  for (const auto& [key, n] : requests_by_api) {
     s << sep << key << ":" << n;
     sep = ",";
   }
@@ -429,6 +474,12 @@ bool FaultProxy::Connection::OnResponse(std::vector<uint8_t> frame) {
     uint16_t to = proxy_->port_;
     if (RewriteMetadataPorts(frame.data() + 4, frame.size() - 4, p.api_version, upstream_port_, to) > 0) {
       Count([](FaultCounters& c) { ++c.metadata_rewrites; });
+    }
+  }
+  if (p.api_key == kFindCoordinatorKey) {
+    uint16_t to = proxy_->port_;
+    if (RewriteCoordinatorPorts(frame.data() + 4, frame.size() - 4, p.api_version, upstream_port_, to) > 0) {
+      Count([](FaultCounters& c) { ++c.coordinator_rewrites; });
     }
   }
   if (p.plan.delay.count() > 0) Count([](FaultCounters& c) { ++c.delays; });

@@ -25,7 +25,8 @@
 // Metadata responses are rewritten so that every broker advertised on the upstream port is advertised
 // on the proxy's port instead (the host is left alone; proxy and broker both use 127.0.0.1). Without
 // that, a client bootstrapped through the proxy would connect straight to the broker after its first
-// Metadata call. FindCoordinator is not rewritten: consumer groups through the proxy are not supported.
+// Metadata call. FindCoordinator responses are rewritten the same way, so that a consumer group's
+// coordinator traffic (JoinGroup, Heartbeat, OffsetCommit …) passes the proxy and its faults as well.
 //
 // Frames the proxy cannot parse (too short, negative or over 256 MiB) close that connection pair.
 //
@@ -67,15 +68,16 @@ enum class FaultAction { kNone, kDropResponse, kCut };
 
 // Counters since Start() (or the last ResetCounters()).
 struct FaultCounters {
-  int64_t connections = 0;        // client connections accepted
-  int64_t upstream_failures = 0;  // client connections closed because the broker could not be reached
-  int64_t requests = 0;           // requests forwarded
-  int64_t responses_relayed = 0;  // responses delivered to clients
-  int64_t responses_dropped = 0;  // kDropResponse faults, plus responses swallowed by the black hole
-  int64_t lost_acks = 0;          // kDropResponse faults injected
-  int64_t cuts = 0;               // kCut faults injected
-  int64_t delays = 0;             // responses held back
-  int64_t metadata_rewrites = 0;  // Metadata responses whose broker port was rewritten
+  int64_t connections = 0;           // client connections accepted
+  int64_t upstream_failures = 0;     // client connections closed because the broker could not be reached
+  int64_t requests = 0;              // requests forwarded
+  int64_t responses_relayed = 0;     // responses delivered to clients
+  int64_t responses_dropped = 0;     // kDropResponse faults, plus responses swallowed by the black hole
+  int64_t lost_acks = 0;             // kDropResponse faults injected
+  int64_t cuts = 0;                  // kCut faults injected
+  int64_t delays = 0;                // responses held back
+  int64_t metadata_rewrites = 0;     // Metadata responses whose broker port was rewritten
+  int64_t coordinator_rewrites = 0;  // FindCoordinator responses whose coordinator port was rewritten
   std::map<int16_t, int64_t> requests_by_api;
   std::map<int16_t, int64_t> faults_by_api;  // lost_acks + cuts per API key
 

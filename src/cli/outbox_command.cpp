@@ -43,6 +43,7 @@ struct OutboxArguments {
   int64_t ack_timeout_ms = 30'000;
   int max_attempts = 3;
   int64_t retry_backoff_ms = 1'000;
+  int64_t lease_ms = 0;  // 0: twice the ack time-out plus 10 s
   bool until_empty = false;
 };
 
@@ -154,7 +155,8 @@ int RunRelay(const OutboxArguments& args) {
   OutboxRelayOptions options;
   options.producer.bootstrap_servers = args.bootstrap;
   options.producer.ack_timeout = std::chrono::milliseconds(args.ack_timeout_ms);
-  options.lease = options.producer.ack_timeout * 2 + std::chrono::seconds(10);
+  options.lease = args.lease_ms > 0 ? std::chrono::milliseconds(args.lease_ms)
+                                    : options.producer.ack_timeout * 2 + std::chrono::seconds(10);
   options.batch = args.batch;
   options.retry.max_attempts = args.max_attempts;
   options.retry.retry_backoff = std::chrono::milliseconds(args.retry_backoff_ms);
@@ -235,6 +237,10 @@ void AddOutboxCommands(CLI::App& app, int* exit_code) {
       ->capture_default_str();
   relay->add_option("--retry-backoff-ms", args->retry_backoff_ms, "Wait before the first re-send (doubles)")
       ->capture_default_str();
+  relay->add_option(
+      "--lease-ms", args->lease_ms,
+      "How long a claim holds its messages; a killed relay's messages wait this long for another "
+      "relay; more than --ack-timeout-ms + 5 s (default: twice --ack-timeout-ms plus 10 s)");
   relay->add_flag("--until-empty", args->until_empty, "Stop once no message is SENDING");
   relay->callback([args, exit_code] { *exit_code = RunRelay(*args); });
 }

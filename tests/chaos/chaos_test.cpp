@@ -8,7 +8,6 @@
 // Bounded: kMessages messages or kBound, whichever comes first; ONCEMQ_CHAOS_SOAK_SECONDS=N instead keeps
 // sending (and killing) for N seconds (tests/chaos/soak.sh).
 #include <gtest/gtest.h>
-#include <librdkafka/rdkafkacpp.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -21,9 +20,9 @@
 
 #include "chaos/fault_proxy.h"
 #include "chaos/invariants.h"
+#include "chaos/log_reader.h"
 #include "oncemq/reliable_producer.h"
 #include "support/broker_process.h"
-#include "support/rdkafka_util.h"
 
 namespace oncemq::chaos_test {
 namespace {
@@ -48,32 +47,10 @@ int64_t SoakSeconds() {
 
 // The whole topic as it is now: every partition from its start to its end.
 LogRead ReadAll(const std::string& address) {
-  LogRead read;
+  TopicRead read;
   std::string error;
-  auto conf = testing::MakeRdKafkaConf(
-      {{"bootstrap.servers", address}, {"group.id", "chaos-reader"}, {"enable.partition.eof", "true"}},
-      &error);
-  testing::ConsumerPtr consumer(RdKafka::KafkaConsumer::create(conf.get(), error));
-  std::vector<std::pair<int32_t, int64_t>> starts;
-  for (int32_t p = 0; p < kPartitions; ++p) starts.emplace_back(p, RdKafka::Topic::OFFSET_BEGINNING);
-  EXPECT_EQ(testing::AssignPartitions(*consumer, kTopic, starts), RdKafka::ERR_NO_ERROR);
-  std::set<int32_t> ended;
-  const auto deadline = Clock::now() + seconds(60);
-  while (static_cast<int>(ended.size()) < kPartitions && Clock::now() < deadline) {
-    std::unique_ptr<RdKafka::Message> m(consumer->consume(200));
-    if (m->err() == RdKafka::ERR__PARTITION_EOF) ended.insert(m->partition());
-    if (m->err() != RdKafka::ERR_NO_ERROR) continue;
-    std::string msg_id;
-    if (RdKafka::Headers* h = m->headers(); h != nullptr) {
-      for (const auto& header : h->get_all()) {
-        if (header.key() == "oncemq-msg-id")
-          msg_id.assign(static_cast<const char*>(header.value()), header.value_size());
-      }
-    }
-    read[{m->partition(), m->offset()}] = msg_id;
-  }
-  EXPECT_EQ(static_cast<int>(ended.size()), kPartitions) << "the topic was not read to its end";
-  return read;
+  EXPECT_TRUE(ReadTopic(address, kTopic, &read, &error)) << error;
+  return MsgIds(read);
 }
 
 class ProducerHalf {

@@ -89,6 +89,15 @@ CliProcess::~CliProcess() {
   Kill();
 }
 
+bool CliProcess::Running() {
+  if (pid_ <= 0) return false;
+  int status = 0;
+  if (waitpid(pid_, &status, WNOHANG) != pid_) return true;
+  pid_ = -1;
+  ended_status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return false;
+}
+
 void CliProcess::Kill() {
   if (pid_ <= 0) return;
   kill(pid_, SIGKILL);

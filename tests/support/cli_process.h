@@ -38,12 +38,17 @@ class CliProcess {
   CliProcess& operator=(const CliProcess&) = delete;
 
   bool started() const { return pid_ > 0; }
+  // True while it runs. Once it has ended by itself it is reaped, and ended_status() says how.
+  bool Running();
+  // Its exit code, 128+signal when a signal ended it, -1 while it runs (or after Kill/Terminate).
+  int ended_status() const { return ended_status_; }
   void Kill();  // SIGKILL and reap
   // SIGTERM, then waits up to `bound` for the exit; its exit status, or -1 (then it was killed).
   int Terminate(std::chrono::steady_clock::duration bound = std::chrono::seconds(30));
 
  private:
   pid_t pid_ = -1;
+  int ended_status_ = -1;
 };
 
 }  // namespace oncemq::testing

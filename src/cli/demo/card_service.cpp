@@ -21,6 +21,8 @@ constexpr char kUniqueCardsSchema[] =
     "CREATE TABLE IF NOT EXISTS cards(card_id VARCHAR(64) NOT NULL, payment_id VARCHAR(64) NOT NULL PRIMARY "
     "KEY, customer VARCHAR(64) NOT NULL)";
 
+constexpr auto kStoreWaitBound = std::chrono::seconds(60);
+
 bool IsSql(const std::string& uri) {
   return !uri.starts_with("redis://") && !uri.starts_with("memory:");
 }
@@ -70,19 +72,52 @@ ConsumerStats ReadStats(const std::string& path) {
   return s;
 }
 
+namespace {
+
+// Opens the card table's database (creating the table) and the dedup store into `options`.
+Status OpenStores(const CardServiceOptions& o, const std::string& store_uri, bool transactional,
+                  std::shared_ptr<SqlDatabase>* card_db, IdempotentConsumerOptions* options) {
+  Result<std::shared_ptr<SqlDatabase>> cards = OpenSqlDatabase(CardDatabaseUri(o.dir, o.store));
+  if (!cards.ok()) return cards.status();
+  if (Status s = (*cards)->Execute(transactional ? kCardsSchema : kUniqueCardsSchema); !s.ok()) return s;
+  *card_db = *cards;
+  if (transactional) {
+    auto store = client::OpenTransactionalStore(store_uri);
+    if (!store.ok()) return store.status();
+    options->transactional_store = *store;
+    return Status::Ok();
+  }
+  auto store = client::OpenDedupStore(store_uri);
+  if (!store.ok()) return store.status();
+  options->store = std::shared_ptr<DedupStore>(std::move(*store));
+  return Status::Ok();
+}
+
+// A service started while its store is down waits for it (a bounded while), as a supervised service
+// would, instead of exiting at once.
+Status OpenStoresWaiting(const CardServiceOptions& o, const std::string& store_uri, bool transactional,
+                         std::shared_ptr<SqlDatabase>* card_db, IdempotentConsumerOptions* options) {
+  const auto deadline = std::chrono::steady_clock::now() + kStoreWaitBound;
+  for (bool said = false;; said = true) {
+    Status s = OpenStores(o, store_uri, transactional, card_db, options);
+    if (s.ok() || s.code() != StatusCode::kUnavailable || std::chrono::steady_clock::now() >= deadline)
+      return s;
+    if (!said) std::fprintf(stderr, "card service: waiting for the store: %s\n", s.ToString().c_str());
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+}
+
+}  // namespace
+
 int RunCardService(const CardServiceOptions& o) {
   const std::string store_uri = o.store.empty() ? "sqlite://" + o.dir + "/cards.db" : o.store;
   const bool transactional = IsSql(store_uri);
-  Result<std::shared_ptr<SqlDatabase>> cards = OpenSqlDatabase(CardDatabaseUri(o.dir, o.store));
-  if (!cards.ok()) {
-    std::fprintf(stderr, "card service: %s\n", cards.status().ToString().c_str());
-    return 1;
-  }
-  if (Status s = (*cards)->Execute(transactional ? kCardsSchema : kUniqueCardsSchema); !s.ok()) {
+  IdempotentConsumerOptions options;
+  std::shared_ptr<SqlDatabase> card_db;
+  if (Status s = OpenStoresWaiting(o, store_uri, transactional, &card_db, &options); !s.ok()) {
     std::fprintf(stderr, "card service: %s\n", s.ToString().c_str());
     return 1;
   }
-  IdempotentConsumerOptions options;
   options.bootstrap_servers = o.bootstrap;
   options.group = kCardsGroup;
   options.topics = {kPaymentsTopic};
@@ -95,22 +130,6 @@ int RunCardService(const CardServiceOptions& o) {
       return std::to_string(m.partition) + "@" + std::to_string(m.offset);
     });
   }
-  if (transactional) {
-    auto store = client::OpenTransactionalStore(store_uri);
-    if (!store.ok()) {
-      std::fprintf(stderr, "card service: %s\n", store.status().ToString().c_str());
-      return 1;
-    }
-    options.transactional_store = *store;
-  } else {
-    auto store = client::OpenDedupStore(store_uri);
-    if (!store.ok()) {
-      std::fprintf(stderr, "card service: %s\n", store.status().ToString().c_str());
-      return 1;
-    }
-    options.store = std::shared_ptr<DedupStore>(std::move(*store));
-  }
-  std::shared_ptr<SqlDatabase> card_db = *cards;
   auto handler = [card_db, transactional](const MessageView& m, HandlerContext& context) -> Status {
     SometimesSlow();
     const std::string customer(m.key.value_or("-"));

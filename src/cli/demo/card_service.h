@@ -6,6 +6,7 @@
 // shows whether any payment got two cards (payment_id is deliberately not unique). With a Redis store it
 // runs in lease mode and writes cards to the SQLite card table with a unique payment_id (InsertUnique):
 // lease mode alone would re-run a handler killed after its write.
+// Started while its store is down, it waits for the store (up to a minute) rather than exit at once.
 // Every 200 ms it writes its consumer counters to its stats file (replaced atomically), so the demo can
 // count what this incarnation deduplicated even after killing it (at most 200 ms of counts are lost).
 #pragma once
