@@ -15,13 +15,15 @@
 //   - EffectsOnce: every payment has exactly one card.
 // A second, shorter run breaks dedup on purpose (the broker's window off, the card service keyed on the
 // delivery instead of the payment) and must see EffectsOnce fail — and only by duplicates, never by loss.
-// Bounded: the faults run kChaos, then everything is brought back and must settle within kSettleBound.
+// Bounded: the faults run 30 s (ONCEMQ_CHAOS_SOAK_SECONDS=N: N s, tests/chaos/soak.sh), then everything is
+// brought back and must settle within kSettleBound.
 #include <gtest/gtest.h>
 #include <librdkafka/rdkafkacpp.h>
 #include <stdlib.h>
 
 #include <array>
 #include <chrono>
+#include <cstdlib>
 #include <cstdio>
 #include <filesystem>
 #include <map>
@@ -159,7 +161,7 @@ class Pipeline {
     auto next_relay_kill = Clock::now() + milliseconds(1'500);
     auto next_card_kill = Clock::now() + seconds(4);
     auto next_broker_kill = Clock::now() + seconds(6);
-    std::vector<Clock::time_point> store_stops = {start_ + seconds(8), start_ + seconds(20)};
+    auto next_store_stop = start_ + seconds(8);
     Clock::time_point store_back{};
     while (Clock::now() < end || written_ < s_.payments) {
       WriteDue();
@@ -177,8 +179,8 @@ class Pipeline {
         KillBroker();
         next_broker_kill = Clock::now() + milliseconds(5'000 + random_() % 4'000);
       }
-      if (s_.stop_store && !store_stops.empty() && now >= store_stops.front()) {
-        store_stops.erase(store_stops.begin());
+      if (s_.stop_store && now >= next_store_stop && now < end) {
+        next_store_stop = now + seconds(12);
         postgres_.Stop();
         ++store_stops_;
         store_back = now + seconds(3);
@@ -257,7 +259,7 @@ class Pipeline {
       EXPECT_GE(broker_kills_, 2);
     }
     if (s_.stop_store) {
-      EXPECT_EQ(store_stops_, 2);
+      EXPECT_GE(store_stops_, 2);
     }
     std::printf(
         "pipeline: %d payments; %d relay kills, %d card-service kills, %d broker kills, %d store stops; "
@@ -523,10 +525,18 @@ void Report(const std::vector<std::string>& violations) {
   EXPECT_TRUE(violations.empty()) << violations.size() << " violations";
 }
 
+// ONCEMQ_CHAOS_SOAK_SECONDS=N: the faults run N seconds instead of 30, with payments written throughout.
+int64_t SoakSeconds() {
+  const char* soak = std::getenv("ONCEMQ_CHAOS_SOAK_SECONDS");
+  return soak == nullptr ? 0 : std::atoll(soak);
+}
+
 TEST(PipelineChaosTest, EveryPaymentOneCardUnderKillsLostCommitsAndAStoppedStore) {
-  Pipeline pipeline(Scenario{.payments = 3'000,
-                             .rate = 150,
-                             .chaos = seconds(30),
+  const int64_t soak = SoakSeconds();
+  constexpr int64_t kRate = 150;
+  Pipeline pipeline(Scenario{.payments = static_cast<int>(soak > 0 ? soak * kRate : 3'000),
+                             .rate = kRate,
+                             .chaos = seconds(soak > 0 ? soak : 30),
                              .kill_broker = true,
                              .stop_store = true,
                              .break_dedup = false});
