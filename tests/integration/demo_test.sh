@@ -39,6 +39,7 @@ run_demo() {  # run_demo NAME ARGS...
   check "$name" "$log" '^  outbox FAILED +0 '
   check "$name" "$log" '^  broker restarts +2 '
   check "$name" "$log" '^  consumers killed +[1-9]'
+  check "$name" "$log" '^  offset commits lost +[1-9]'
   check "$name" "$log" '^verdict: every payment has exactly one card'
   if ((failures > 0)); then grep -v '^%' "$log" | tail -30; fi
   echo "demo [$name]: done"

@@ -1,10 +1,11 @@
 // `oncemq demo`: the seeds' story, end to end, under faults (issue 7). A payment service takes N payments,
 // each written with its outbox message in one SQLite transaction; a relay publishes them through a fault
 // proxy that drops produce responses and cuts connections; a card service (two consumer processes in one
-// group) issues one membership card per payment with the idempotent consumer. Meanwhile consumers are
-// SIGKILLed (mid-handler, before their commits), the broker is SIGKILLed and restarted, and the upstream
-// submits and publishes some payments twice. The report counts payments, cards, lost messages and duplicate
-// cards — both must be 0 — and what each layer removed. Exit status 1 if an invariant broke.
+// group) issues one membership card per payment with the idempotent consumer, through a second proxy that
+// loses offset commits. Meanwhile consumers are SIGKILLed (mid-handler, before their commits), the broker is
+// SIGKILLed and restarted, and the upstream submits and publishes some payments twice. The report counts
+// payments, cards, lost messages and duplicate cards — both must be 0 — and what each layer removed. Exit
+// status 1 if an invariant broke.
 #include <librdkafka/rdkafkacpp.h>
 #include <unistd.h>
 
@@ -31,6 +32,7 @@ using demo::CardServiceOptions;
 using std::chrono::milliseconds;
 
 constexpr int16_t kProduceApi = 0;
+constexpr int16_t kOffsetCommitApi = 8;
 constexpr int kExitBroken = 1;
 constexpr int kExitFailed = 2;
 // A killed consumer's partitions wait for its session to time out (3 s) before the group moves them; kills
@@ -112,7 +114,7 @@ class Demo {
       bootstrap = broker_->address();
     }
     bootstrap_ = bootstrap;
-    if (Status s = StartProxy(); !s.ok()) return s;
+    if (Status s = StartProxies(); !s.ok()) return s;
     auto payments = demo::PaymentService::Open(dir_);
     if (!payments.ok()) return payments.status();
     payments_ = std::move(*payments);
@@ -164,14 +166,17 @@ class Demo {
     return Status::Ok();
   }
 
-  Status StartProxy() {
+  Status StartProxies() {
     const size_t colon = bootstrap_.rfind(':');
     if (colon == std::string::npos) return Status::InvalidArgument("demo: --bootstrap is HOST:PORT");
-    proxy_ = std::make_unique<chaos::FaultProxy>(
-        bootstrap_.substr(0, colon), static_cast<uint16_t>(std::stoi(bootstrap_.substr(colon + 1))),
-        random_());
+    const std::string host = bootstrap_.substr(0, colon);
+    const auto port = static_cast<uint16_t>(std::stoi(bootstrap_.substr(colon + 1)));
+    proxy_ = std::make_unique<chaos::FaultProxy>(host, port, random_());
+    consumer_proxy_ = std::make_unique<chaos::FaultProxy>(host, port, random_());
     std::string error;
-    if (!proxy_->Start(&error)) return Status::IoError("demo: fault proxy: " + error);
+    if (!proxy_->Start(&error) || !consumer_proxy_->Start(&error)) {
+      return Status::IoError("demo: fault proxy: " + error);
+    }
     if (o_.faults) {
       // A swallowed response leaves its connection silent for longer than the ack time-out: the relay
       // cannot tell whether the broker stored the message, so it re-sends it (the lost-ack case).
@@ -181,6 +186,14 @@ class Demo {
                                                     .delay = milliseconds(0),
                                                     .lost_ack_close_min = milliseconds(3500),
                                                     .lost_ack_close_max = milliseconds(4500)});
+      // The card services' offset commits (the proxy carries their coordinator traffic too): the broker
+      // stores a commit whose answer is lost, or the connection is cut right after it.
+      consumer_proxy_->SetRule(kOffsetCommitApi, chaos::FaultRule{.drop_response = 0.05,
+                                                                  .cut = 0.05,
+                                                                  .lost_ack_close_min = milliseconds(300),
+                                                                  .lost_ack_close_max = milliseconds(2000)});
+      consumer_proxy_->ArmOnce(kOffsetCommitApi,
+                               chaos::FaultAction::kDropResponse);  // one whatever the dice say
     }
     return Status::Ok();
   }
@@ -204,8 +217,9 @@ class Demo {
     ++c.incarnation;
     c.stats_path =
         dir_ + "/card-service-" + std::to_string(i) + "." + std::to_string(c.incarnation) + ".stats";
-    std::vector<std::string> args = {"demo",        "card-service", "--dir",        dir_,
-                                     "--bootstrap", bootstrap_,     "--stats-file", c.stats_path};
+    std::vector<std::string> args = {"demo",         "card-service", "--dir",
+                                     dir_,           "--bootstrap",  consumer_proxy_->address(),
+                                     "--stats-file", c.stats_path};
     if (!o_.store.empty()) args.insert(args.end(), {"--store", o_.store});
     if (o_.break_dedup) args.push_back("--key-by-offset");
     c.process =
@@ -320,9 +334,10 @@ class Demo {
     const chaos::FaultCounters f = proxy_->Counters();
     std::cout << (tty ? "\r" : "") << "payments " << payments_->counters().taken.load() << "/" << o_.payments
               << "  sent " << relay_->stats().sent << "  cards " << last_cards_ << "  | faults: lost acks "
-              << f.lost_acks << ", cuts " << f.cuts << ", consumer kills " << consumer_kills_
-              << ", broker restarts " << (broker_ != nullptr ? broker_->restarts() : 0)
-              << (tty && !final ? "   " : "\n") << std::flush;
+              << f.lost_acks << ", cuts " << f.cuts << ", commits lost " << CommitFaults()
+              << ", consumer kills " << consumer_kills_ << ", broker restarts "
+              << (broker_ != nullptr ? broker_->restarts() : 0) << (tty && !final ? "   " : "\n")
+              << std::flush;
   }
 
   void Shutdown() {
@@ -331,8 +346,9 @@ class Demo {
       finished_stats_.push_back(c.stats_path);
     }
     if (broker_ != nullptr) broker_->Stop();
-    proxy_->Stop();
     PrintProgress(true);
+    proxy_->Stop();
+    consumer_proxy_->Stop();
   }
 
   Outcome Verify() {
@@ -401,6 +417,7 @@ class Demo {
     std::cout << "faults injected\n";
     line("produce acks lost", std::to_string(f.lost_acks), "responses swallowed by the fault proxy");
     line("connections cut", std::to_string(f.cuts), "after the broker answered");
+    line("offset commits lost", std::to_string(CommitFaults()), "answers swallowed or connections cut");
     line("consumers killed", std::to_string(consumer_kills_), "SIGKILL, at random moments");
     line("broker restarts", std::to_string(own_broker ? broker_->restarts() : 0),
          "SIGKILL, then started again");
@@ -412,6 +429,12 @@ class Demo {
         out.lost > 0 || out.duplicates > 0 || out.orphans > 0 || out.outbox_failed > 0 || out.timed_out;
     std::cout << (broken ? "verdict: BROKEN — the promise did not hold; data kept in " + dir_ + "\n"
                          : "verdict: every payment has exactly one card\n");
+  }
+
+  int64_t CommitFaults() const {
+    const chaos::FaultCounters c = consumer_proxy_->Counters();
+    auto it = c.faults_by_api.find(kOffsetCommitApi);
+    return it == c.faults_by_api.end() ? 0 : it->second;
   }
 
   void Cleanup(bool broken) {
@@ -434,7 +457,8 @@ class Demo {
   bool remove_dir_ = false;
   std::string bootstrap_;
   std::unique_ptr<demo::DemoBroker> broker_;
-  std::unique_ptr<chaos::FaultProxy> proxy_;
+  std::unique_ptr<chaos::FaultProxy> proxy_;           // the relay's way to the broker
+  std::unique_ptr<chaos::FaultProxy> consumer_proxy_;  // the card services' way
   std::unique_ptr<demo::PaymentService> payments_;
   std::unique_ptr<OutboxRelay> relay_;
   std::unique_ptr<ReliableProducer> upstream_;
