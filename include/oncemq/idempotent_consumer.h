@@ -144,13 +144,23 @@ struct IdempotentConsumerOptions {
   std::chrono::milliseconds max_store_backoff{5'000};
 };
 
+// Counters since Create(); each only grows, except assigned_partitions. Exported as Prometheus text by
+// oncemq/metrics_text.h.
 struct ConsumerStats {
   uint64_t received = 0;
+  // Claims the store granted this member — lease mode: kClaimed and kTakenOver answers; transactional
+  // mode: each run of the handler inside a claim's transaction. A key claimed again (for a retry, after
+  // shutdown gave it up, a transaction the store ran again) counts again; a duplicate, or a key in
+  // progress elsewhere, never counts.
+  uint64_t claimed = 0;
   uint64_t handled = 0;              // handler succeeded and the outcome is recorded
   uint64_t duplicates = 0;           // skipped: already consumed
   uint64_t delayed_in_progress = 0;  // another owner was running the key: sent to retry level 1
   uint64_t handler_failures = 0;
-  uint64_t retried = 0;         // copies confirmed on a retry topic
+  uint64_t retried = 0;  // copies confirmed on a retry topic
+  // retried_by_level[n]: copies confirmed on `<group>.retry.<n>`, for n from 1 to the number of retry
+  // delays; [0] is always 0. Sums to `retried`. Empty only in a default-constructed ConsumerStats.
+  std::vector<uint64_t> retried_by_level;
   uint64_t dead_lettered = 0;   // copies confirmed on the dead-letter topic
   uint64_t store_failures = 0;  // store calls that failed (the messages waited)
   uint64_t fenced = 0;          // our claim was taken over before we could complete it

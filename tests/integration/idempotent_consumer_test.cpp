@@ -429,6 +429,14 @@ TEST_P(ConsumerStoreTest, EveryKeySentTwiceTakesEffectOnceAcrossTwoConsumers) {
 
   for (const auto& [key, effects] : ledger.Effects()) EXPECT_EQ(effects, 1) << key;
   EXPECT_EQ(a.stats().handled + b.stats().handled, static_cast<uint64_t>(kKeys));
+  // One claim per key; the copies that found their key running or done were never claimed.
+  EXPECT_EQ(a.stats().claimed + b.stats().claimed, static_cast<uint64_t>(kKeys));
+  for (const RunningConsumer* consumer : {&a, &b}) {
+    const ConsumerStats stats = consumer->stats();
+    ASSERT_EQ(stats.retried_by_level.size(), 4u);  // [0] and three levels
+    EXPECT_EQ(stats.retried_by_level[1], stats.retried) << "a concurrent copy goes to level 1 only";
+    EXPECT_EQ(stats.retried, stats.delayed_in_progress);
+  }
   EXPECT_GT(a.stats().handled, 0u);
   EXPECT_GT(b.stats().handled, 0u);
   EXPECT_EQ(a.stats().store_failures + b.stats().store_failures, 0u);
@@ -511,8 +519,13 @@ TEST_F(ConsumerTest, FailingHandlerWalksTheRetryLevelsIntoTheDeadLetterTopic) {
       EXPECT_EQ(poison_tries[i].attempt, static_cast<int32_t>(i + 1)) << "try " << i;
     }
   }
-  EXPECT_EQ(consumer.stats().retried, 3u);
-  EXPECT_EQ(consumer.stats().handled, 2u);
+  const ConsumerStats stats = consumer.stats();
+  EXPECT_EQ(stats.retried, 3u);
+  EXPECT_EQ(stats.retried_by_level, (std::vector<uint64_t>{0, 1, 1, 1})) << "one copy per level";
+  EXPECT_EQ(stats.handled, 2u);
+  EXPECT_EQ(stats.handler_failures, 5u);  // poison four times, malformed once
+  // fine, fine-2 and malformed once each; poison once per try, each after the last one released it.
+  EXPECT_EQ(stats.claimed, 7u);
 
   // The retry copies carry the attempt count so far.
   std::string error;
@@ -659,6 +672,9 @@ TEST_F(ConsumerTest, LeaseModeHandlesAKilledConsumersMessageAgainOnlyAfterTheLea
     EXPECT_GE(runs[name].store_time, lease_end) << name << " ran while the killed owner's lease was alive";
   }
   EXPECT_GT(runs["k3"].token, killed_token);
+  // The helper claimed its whole batch before it died: the survivor took over all ten keys once their
+  // leases ran out, each take-over counted once however often a copy came back to find the lease alive.
+  EXPECT_EQ(survivor.stats().claimed, 10u);
   ExpectAllCommitted("billing", "orders", kPartitions);
 }
 
@@ -814,6 +830,7 @@ TEST_P(TransactionalConsumerTest, EveryKeySentTwiceWritesOneRowAcrossTwoConsumer
   for (const auto& [key, rows] : applied) EXPECT_EQ(rows, 1) << key;
   EXPECT_GT(a.stats().handled, 0u);
   EXPECT_GT(b.stats().handled, 0u);
+  EXPECT_EQ(a.stats().claimed + b.stats().claimed, static_cast<uint64_t>(kKeys));
   ExpectAllCommitted("billing", "orders", kPartitions);
 }
 
@@ -861,6 +878,7 @@ TEST_P(TransactionalConsumerTest, ConsumerKilledInItsHandlerLeavesNoRowAndTheKey
   ASSERT_EQ(applied.size(), 10u);
   for (const auto& [key, rows] : applied) EXPECT_EQ(rows, 1) << key;
   EXPECT_EQ(survivor.stats().handled, 7u);  // k3..k9
+  EXPECT_EQ(survivor.stats().claimed, 7u);  // the duplicates k0..k2 are not claims
   ExpectAllCommitted("billing", "orders", kPartitions);
 }
 

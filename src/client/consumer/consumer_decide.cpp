@@ -150,7 +150,9 @@ void IdempotentConsumer::Impl::DecideLease(std::vector<Item*>& items) {
   store_failures_in_a_row_ = 0;
   for (size_t i = 0; i < items.size(); ++i) {
     items[i]->claim = std::move((*results)[i]);
-    if (IsClaim(items[i]->claim)) renewer_->Hold(*items[i]->key, items[i]->claim->record.fencing_token);
+    if (!IsClaim(items[i]->claim)) continue;
+    ++counters_->claimed;
+    renewer_->Hold(*items[i]->key, items[i]->claim->record.fencing_token);
   }
 }
 
@@ -217,6 +219,7 @@ void IdempotentConsumer::Impl::RunTransactional(Item& item) {
   context.key = *item.key;
   Result<TransactionalResult> result = options_.transactional_store->RunOnce(
       request, [&](SqlTransaction& tx, const DedupRecord& claim, std::optional<std::string>& kept) {
+        ++counters_->claimed;
         context.fencing_token = claim.fencing_token;
         context.attempt = std::max(item.attempts, claim.attempts) + 1;
         context.transaction = &tx;
@@ -304,7 +307,11 @@ void IdempotentConsumer::Impl::FinishRoutes(std::vector<Item>& items) {
   for (Item& item : items) {
     if (item.fate != Fate::kRouting) continue;
     if (item.slot->state == client::DeliverySlot::State::kDelivered) {
-      ++(item.route.dead_letter ? counters_->dead_lettered : counters_->retried);
+      if (item.route.dead_letter) {
+        ++counters_->dead_lettered;
+      } else {
+        counters_->Retried(item.route.level);
+      }
       Done(item);
       continue;
     }

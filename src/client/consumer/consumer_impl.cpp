@@ -93,7 +93,9 @@ extern "C" void OnStopSignal(int) {
 }  // namespace
 
 IdempotentConsumer::Impl::Impl(IdempotentConsumerOptions options, MessageHandler handler)
-    : options_(std::move(options)), handler_(std::move(handler)), counters_(std::make_unique<Counters>()) {
+    : options_(std::move(options)),
+      handler_(std::move(handler)),
+      counters_(std::make_unique<Counters>(options_.retry.delays.size())) {
   if (options_.owner.empty()) options_.owner = DefaultOwner();
 }
 
