@@ -85,17 +85,25 @@ void IdempotentConsumer::Impl::FinishCompletes() {
       return;
     }
   }
+  size_t fenced = 0;
+  const std::string* first_fenced = nullptr;
   for (size_t i = 0; i < completing_.size(); ++i) {
     Item& item = *completing_[i].first;
     renewer_->Drop(*item.key);
     if (outcomes[i] == FencedOutcome::kFenced) {
       ++counters_->fenced;
-      spdlog::warn("idempotent consumer {}: key {} was taken over while its handler ran", options_.group,
-                   *item.key);
+      if (fenced++ == 0) first_fenced = &*item.key;
     } else {
       ++counters_->handled;
     }
     Done(item);
+  }
+  // One line per batch, not per key: a lease too short for the handlers fences many keys at once.
+  if (fenced > 0) {
+    spdlog::warn(
+        "idempotent consumer {}: keys taken over while their handlers ran: {} (first {}); is the "
+        "lease shorter than the handlers?",
+        options_.group, fenced, *first_fenced);
   }
   completing_.clear();
 }
@@ -304,6 +312,8 @@ void IdempotentConsumer::Impl::FinishRoutes(std::vector<Item>& items) {
     return;
   }
   routes_->AwaitAll();
+  size_t unconfirmed = 0;
+  std::string first_unconfirmed;
   for (Item& item : items) {
     if (item.fate != Fate::kRouting) continue;
     if (item.slot->state == client::DeliverySlot::State::kDelivered) {
@@ -315,9 +325,15 @@ void IdempotentConsumer::Impl::FinishRoutes(std::vector<Item>& items) {
       Done(item);
       continue;
     }
-    spdlog::warn("idempotent consumer {}: copy to {} not confirmed ({}); the message waits", options_.group,
-                 item.route.topic, item.slot->error);
+    if (unconfirmed++ == 0) first_unconfirmed = item.route.topic + " (" + item.slot->error + ")";
     HoldItem(std::move(item), Clock::now() + StoreBackoff());
+  }
+  // One line per pass, not per message: when the cluster is away every copy of the batch fails alike.
+  if (unconfirmed > 0) {
+    spdlog::warn(
+        "idempotent consumer {}: retry/dead-letter copies not confirmed: {} (first to {}); their "
+        "messages wait",
+        options_.group, unconfirmed, first_unconfirmed);
   }
 }
 
