@@ -1,0 +1,218 @@
+// Logs are one line per event, never one per message, at the default level (docs/operations.md, Logs):
+//   1. the real broker at its default --log-level, with 2,000 messages produced by an idempotent producer
+//      in batches of 10 and consumed by a consumer group committing after each one: its log grows by a
+//      few lines;
+//   2. the idempotent consumer at spdlog's default level (what an application gets unless it changes it)
+//      over 2,000 messages, with duplicates and failed handlers going through a retry topic: the SDK logs
+//      a few lines, and so does the broker.
+#include <gtest/gtest.h>
+#include <librdkafka/rdkafkacpp.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <functional>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "client/stores/open_dedup_store.h"
+#include "oncemq/idempotent_consumer.h"
+#include "support/broker_process.h"
+#include "support/rdkafka_util.h"
+
+namespace oncemq::testing {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+constexpr auto kBound = seconds(120);
+constexpr int kMessages = 2'000;
+constexpr int kPartitions = 2;
+// Far below one per message, well above what start-up, topic creation and rebalances log.
+constexpr size_t kBrokerLinesAllowed = 50;
+constexpr size_t kSdkLinesAllowed = 10;
+
+bool WaitFor(const std::function<bool()>& done) {
+  const auto deadline = Clock::now() + kBound;
+  while (!done()) {
+    if (Clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+  return true;
+}
+
+std::vector<std::string> BrokerArgs() {  // no --log-level: the default is under test
+  return {"--partitions", std::to_string(kPartitions), "--group-initial-rebalance-delay-ms", "0"};
+}
+
+size_t LineCount(const std::string& text) {
+  return static_cast<size_t>(std::count(text.begin(), text.end(), '\n'));
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// `count` messages to `topic`, message i with oncemq-msg-id and record key `key(i)`; "" or an error.
+// Batches of at most `batch` messages, so that a line logged per batch or per request shows too.
+std::string Produce(const std::string& address, const std::string& topic, int count, int batch,
+                    const std::function<std::string(int)>& key) {
+  std::string error;
+  auto conf = MakeRdKafkaConf({{"bootstrap.servers", address},
+                               {"acks", "all"},
+                               {"enable.idempotence", "true"},
+                               {"linger.ms", "5"},
+                               {"batch.num.messages", std::to_string(batch)}},
+                              &error);
+  if (conf == nullptr) return error;
+  std::unique_ptr<RdKafka::Producer> producer(RdKafka::Producer::create(conf.get(), error));
+  if (producer == nullptr) return "producer: " + error;
+  for (int i = 0; i < count; ++i) {
+    const std::string id = key(i);
+    const std::string payload = "payload-" + std::to_string(i);
+    RdKafka::Headers* headers = RdKafka::Headers::create();
+    headers->add(std::string(headers::kMsgId), id);
+    RdKafka::ErrorCode err = producer->produce(
+        topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
+        const_cast<char*>(payload.data()), payload.size(), id.data(), id.size(), 0, headers, nullptr);
+    if (err == RdKafka::ERR__QUEUE_FULL) {
+      delete headers;
+      producer->poll(50);
+      --i;
+      continue;
+    }
+    if (err != RdKafka::ERR_NO_ERROR) {
+      delete headers;
+      return "produce: " + RdKafka::err2str(err);
+    }
+    producer->poll(0);
+  }
+  const auto deadline = Clock::now() + kBound;
+  while (producer->outq_len() > 0 && Clock::now() < deadline) producer->flush(200);
+  return producer->outq_len() == 0 ? "" : "messages unacknowledged after the bound";
+}
+
+class LogVolumeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    broker_ = std::make_unique<BrokerProcess>(BrokerArgs());
+    std::string error;
+    ASSERT_TRUE(broker_->Start(&error)) << error;
+    broker_lines_at_start_ = LineCount(ReadFile(broker_->log_path()));
+  }
+
+  // The broker's log since SetUp, checked against the allowance.
+  void ExpectBrokerLogShort() {
+    const std::string log = ReadFile(broker_->log_path());
+    const size_t grown = LineCount(log) - broker_lines_at_start_;
+    EXPECT_LT(grown, kBrokerLinesAllowed)
+        << "the broker logged " << grown << " lines for " << kMessages << " messages:\n"
+        << broker_->LogTail(8'000);
+  }
+
+  std::unique_ptr<BrokerProcess> broker_;
+  size_t broker_lines_at_start_ = 0;
+};
+
+TEST_F(LogVolumeTest, BrokerLogsEventsNotMessages) {
+  ASSERT_EQ(
+      Produce(broker_->address(), "events", kMessages, 10, [](int i) { return "m" + std::to_string(i); }),
+      "");
+  std::string error;
+  auto conf = MakeRdKafkaConf({{"bootstrap.servers", broker_->address()},
+                               {"group.id", "readers"},
+                               {"enable.auto.commit", "false"},
+                               {"auto.offset.reset", "earliest"}},
+                              &error);
+  ASSERT_NE(conf, nullptr) << error;
+  ConsumerPtr consumer(RdKafka::KafkaConsumer::create(conf.get(), error));
+  ASSERT_NE(consumer, nullptr) << error;
+  ASSERT_EQ(consumer->subscribe({"events"}), RdKafka::ERR_NO_ERROR);
+  int consumed = 0;
+  const auto deadline = Clock::now() + kBound;
+  while (consumed < kMessages && Clock::now() < deadline) {
+    std::unique_ptr<RdKafka::Message> m(consumer->consume(200));
+    if (!m || m->err() != RdKafka::ERR_NO_ERROR) continue;
+    ++consumed;
+    ASSERT_EQ(consumer->commitAsync(m.get()), RdKafka::ERR_NO_ERROR);  // one commit request per message
+  }
+  ASSERT_EQ(consumed, kMessages);
+  consumer.reset();  // closes: commits flushed, the group left
+  ExpectBrokerLogShort();
+}
+
+// Captures what the SDK logs through spdlog's default logger for the life of the object.
+class CapturedLog {
+ public:
+  CapturedLog() : previous_(spdlog::default_logger()) {
+    auto logger =
+        std::make_shared<spdlog::logger>("captured", std::make_shared<spdlog::sinks::ostream_sink_mt>(text_));
+    spdlog::set_default_logger(logger);
+  }
+  ~CapturedLog() { spdlog::set_default_logger(previous_); }
+  std::string Text() {
+    spdlog::default_logger()->flush();
+    return text_.str();
+  }
+
+ private:
+  std::shared_ptr<spdlog::logger> previous_;
+  std::ostringstream text_;
+};
+
+TEST_F(LogVolumeTest, IdempotentConsumerLogsEventsNotMessages) {
+  constexpr int kKeys = 1'600;    // messages kKeys… repeat keys from the start: 400 duplicates
+  constexpr int kFailEvery = 20;  // these keys fail once and come back through retry level 1: 80 retries
+  CapturedLog log;
+  ASSERT_EQ(spdlog::default_logger()->level(), spdlog::level::info) << "not the default level";
+  ASSERT_EQ(Produce(broker_->address(), "orders", kMessages, 500,
+                    [](int i) { return "order-" + std::to_string(i % kKeys); }),
+            "");
+
+  IdempotentConsumerOptions options;
+  options.bootstrap_servers = broker_->address();
+  options.group = "billing";
+  options.topics = {"orders"};
+  options.retry.delays = {milliseconds(100)};
+  auto store = client::OpenDedupStore("sqlite://" + broker_->work_dir() + "/dedup.db");
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  options.store = std::shared_ptr<DedupStore>(std::move(*store));
+  auto consumer = IdempotentConsumer::Create(options, [](const MessageView&, HandlerContext& context) {
+    const int key = std::stoi(std::string(context.key.substr(context.key.find('-') + 1)));
+    if (key % kFailEvery == 0 && context.attempt == 1) return Status::Unavailable("fails once");
+    return Status::Ok();
+  });
+  ASSERT_TRUE(consumer.ok()) << consumer.status().ToString();
+  std::thread runner([&] { EXPECT_TRUE((*consumer)->Run().ok()); });
+  const bool settled = WaitFor([&] {
+    const ConsumerStats stats = (*consumer)->stats();
+    return stats.handled == kKeys && stats.duplicates == kMessages - kKeys;
+  });
+  (*consumer)->Stop();
+  runner.join();
+  const ConsumerStats stats = (*consumer)->stats();
+  ASSERT_TRUE(settled) << "handled " << stats.handled << ", duplicates " << stats.duplicates;
+  EXPECT_EQ(stats.handler_failures, static_cast<uint64_t>(kKeys / kFailEvery));
+  // Every failure went through the retry topic (and any copy met while its key was running).
+  EXPECT_EQ(stats.retried, stats.handler_failures + stats.delayed_in_progress);
+  consumer->reset();
+
+  const std::string sdk_log = log.Text();
+  EXPECT_LT(LineCount(sdk_log), kSdkLinesAllowed)
+      << "the SDK logged " << LineCount(sdk_log) << " lines for " << kMessages << " messages:\n"
+      << sdk_log.substr(0, 8'000);
+  ExpectBrokerLogShort();
+}
+
+}  // namespace
+}  // namespace oncemq::testing
