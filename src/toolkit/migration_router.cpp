@@ -98,11 +98,16 @@ class MigrationRouter::Impl {
 
   static void Add(ConsumerStats& sum, const ConsumerStats& more) {
     sum.received += more.received;
+    sum.claimed += more.claimed;
     sum.handled += more.handled;
     sum.duplicates += more.duplicates;
     sum.delayed_in_progress += more.delayed_in_progress;
     sum.handler_failures += more.handler_failures;
     sum.retried += more.retried;
+    if (sum.retried_by_level.size() < more.retried_by_level.size())
+      sum.retried_by_level.resize(more.retried_by_level.size());
+    for (size_t level = 0; level < more.retried_by_level.size(); ++level)
+      sum.retried_by_level[level] += more.retried_by_level[level];
     sum.dead_lettered += more.dead_lettered;
     sum.store_failures += more.store_failures;
     sum.fenced += more.fenced;
