@@ -1,6 +1,7 @@
 #include "client/consumer/rdkafka_config.h"
 
 #include <array>
+#include <string_view>
 
 namespace oncemq::client {
 
@@ -13,6 +14,41 @@ Result<std::unique_ptr<RdKafka::Conf>> MakeRdKafkaConf(const std::map<std::strin
     }
   }
   return conf;
+}
+
+std::map<std::string, std::string> WithoutConsumerOnlySettings(std::map<std::string, std::string> settings) {
+  // The global and topic properties librdkafka marks "C" (consumer only) in its CONFIGURATION.md.
+  static constexpr std::array<std::string_view, 27> kConsumerOnly = {
+      "group.id",
+      "group.instance.id",
+      "group.protocol",
+      "group.protocol.type",
+      "group.remote.assignor",
+      "partition.assignment.strategy",
+      "session.timeout.ms",
+      "heartbeat.interval.ms",
+      "coordinator.query.interval.ms",
+      "max.poll.interval.ms",
+      "enable.auto.commit",
+      "auto.commit.interval.ms",
+      "enable.auto.offset.store",
+      "queued.min.messages",
+      "queued.max.messages.kbytes",
+      "fetch.wait.max.ms",
+      "fetch.queue.backoff.ms",
+      "fetch.message.max.bytes",
+      "max.partition.fetch.bytes",
+      "fetch.max.bytes",
+      "fetch.min.bytes",
+      "fetch.error.backoff.ms",
+      "isolation.level",
+      "enable.partition.eof",
+      "check.crcs",
+      "auto.offset.reset",
+      "consume.callback.max.messages",
+  };
+  for (std::string_view name : kConsumerOnly) settings.erase(std::string(name));
+  return settings;
 }
 
 namespace {

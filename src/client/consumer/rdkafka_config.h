@@ -18,6 +18,10 @@ namespace oncemq::client {
 // A global configuration with every setting applied; kInvalidArgument names the first one refused.
 Result<std::unique_ptr<RdKafka::Conf>> MakeRdKafkaConf(const std::map<std::string, std::string>& settings);
 
+// `settings` without librdkafka's consumer-only properties (group.id, session.timeout.ms, fetch.*, …), for
+// the producer that shares a consumer's settings: librdkafka would warn about each (CONFWARN) on every start.
+std::map<std::string, std::string> WithoutConsumerOnlySettings(std::map<std::string, std::string> settings);
+
 // Creates those of `names` that do not exist, with `partitions` each; existing topics are left as they are.
 // `configs` are set on the new topics; a cluster that refuses one (INVALID_CONFIG: Kafka does not know
 // oncemq's own settings) gets the topics without them. kUnavailable when the cluster does not answer within

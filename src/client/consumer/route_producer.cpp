@@ -25,7 +25,7 @@ void RouteProducer::Reports::dr_cb(RdKafka::Message& message) {
 Result<std::unique_ptr<RouteProducer>> RouteProducer::Create(
     const std::string& bootstrap_servers, const std::map<std::string, std::string>& config) {
   std::unique_ptr<RouteProducer> producer(new RouteProducer());
-  std::map<std::string, std::string> settings = config;
+  std::map<std::string, std::string> settings = WithoutConsumerOnlySettings(config);
   settings["bootstrap.servers"] = bootstrap_servers;
   settings["enable.idempotence"] = "true";
   settings["acks"] = "all";
