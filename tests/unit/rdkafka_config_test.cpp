@@ -1,10 +1,16 @@
-// The retry producer shares the consumer's librdkafka settings without the consumer-only ones, so that
-// librdkafka does not warn (CONFWARN) about each of them whenever a consumer starts.
+// librdkafka's log lines reach spdlog. The retry producer shares the consumer's librdkafka settings without
+// the consumer-only ones, so that librdkafka does not warn (CONFWARN) about each of them whenever a consumer
+// starts.
 #include <gtest/gtest.h>
 #include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafkacpp.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 
 #include <map>
+#include <memory>
 #include <mutex>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -57,6 +63,23 @@ TEST(RdKafkaConfig, TheFilteredSettingsGiveNoWarningAndKeepTheSharedOnes) {
   EXPECT_TRUE(ProducerWarnings(filtered).empty());
   EXPECT_EQ(filtered,
             (std::map<std::string, std::string>{{"socket.timeout.ms", "5000"}, {"client.id", "billing"}}));
+}
+
+TEST(RdKafkaConfig, LibrdkafkaLogLinesGoThroughSpdlog) {
+  std::ostringstream captured;
+  auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(captured);
+  auto previous = spdlog::default_logger();
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>("capture", sink));
+  {
+    auto conf = MakeRdKafkaConf({{"bootstrap.servers", "127.0.0.1:1"}, {"session.timeout.ms", "3000"}});
+    ASSERT_TRUE(conf.ok()) << conf.status().ToString();
+    std::string error;
+    std::unique_ptr<RdKafka::Producer> producer(RdKafka::Producer::create(conf->get(), error));
+    ASSERT_NE(producer, nullptr) << error;
+  }
+  spdlog::set_default_logger(previous);
+  EXPECT_NE(captured.str().find("librdkafka CONFWARN: "), std::string::npos) << captured.str();
+  EXPECT_NE(captured.str().find("session.timeout.ms"), std::string::npos) << captured.str();
 }
 
 }  // namespace

@@ -1,13 +1,55 @@
 #include "client/consumer/rdkafka_config.h"
 
+#include <spdlog/spdlog.h>
+
 #include <array>
+#include <stdexcept>
 #include <string_view>
 
 namespace oncemq::client {
 
+namespace {
+
+// librdkafka's own log lines and errors, through the application's spdlog logger: one format, one level
+// setting for everything the SDK says. Called from librdkafka's threads (spdlog's loggers are thread-safe).
+class SpdlogEvents : public RdKafka::EventCb {
+ public:
+  void event_cb(RdKafka::Event& event) override {
+    if (event.type() == RdKafka::Event::EVENT_LOG) {
+      spdlog::log(LevelOf(event.severity()), "librdkafka {}: {}", event.fac(), event.str());
+    } else if (event.type() == RdKafka::Event::EVENT_ERROR) {
+      spdlog::log(event.fatal() ? spdlog::level::err : spdlog::level::warn, "librdkafka: {}: {}",
+                  RdKafka::err2str(event.err()), event.str());
+    }
+  }
+
+ private:
+  // Syslog severities, as librdkafka uses them.
+  static spdlog::level::level_enum LevelOf(RdKafka::Event::Severity severity) {
+    switch (severity) {
+      case RdKafka::Event::EVENT_SEVERITY_EMERG:
+      case RdKafka::Event::EVENT_SEVERITY_ALERT:
+      case RdKafka::Event::EVENT_SEVERITY_CRITICAL:
+      case RdKafka::Event::EVENT_SEVERITY_ERROR: return spdlog::level::err;
+      case RdKafka::Event::EVENT_SEVERITY_WARNING: return spdlog::level::warn;
+      case RdKafka::Event::EVENT_SEVERITY_NOTICE:
+      case RdKafka::Event::EVENT_SEVERITY_INFO: return spdlog::level::info;
+      case RdKafka::Event::EVENT_SEVERITY_DEBUG: return spdlog::level::debug;
+    }
+    return spdlog::level::info;
+  }
+};
+
+SpdlogEvents spdlog_events;
+
+}  // namespace
+
 Result<std::unique_ptr<RdKafka::Conf>> MakeRdKafkaConf(const std::map<std::string, std::string>& settings) {
   std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
   std::string error;
+  if (conf->set("event_cb", &spdlog_events, error) != RdKafka::Conf::CONF_OK) {
+    throw std::logic_error("librdkafka refused event_cb: " + error);  // a build against a broken librdkafka
+  }
   for (const auto& [name, value] : settings) {
     if (conf->set(name, value, error) != RdKafka::Conf::CONF_OK) {
       return Status::InvalidArgument("librdkafka setting " + name + "=" + value + ": " + error);

@@ -16,6 +16,8 @@
 namespace oncemq::client {
 
 // A global configuration with every setting applied; kInvalidArgument names the first one refused.
+// librdkafka's log lines and errors go to spdlog's default logger (librdkafka severities mapped to
+// err/warn/info/debug), so the application's spdlog settings cover them too.
 Result<std::unique_ptr<RdKafka::Conf>> MakeRdKafkaConf(const std::map<std::string, std::string>& settings);
 
 // `settings` without librdkafka's consumer-only properties (group.id, session.timeout.ms, fetch.*, …), for
