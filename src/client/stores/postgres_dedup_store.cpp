@@ -126,24 +126,24 @@ std::string ReleaseSql() {
 }
 
 // CompleteBatch in one statement. $1..$5 are per request (group, key, token, retention ms, result as hex or
-// NULL), $6 the skew. It locks the batch's rows in key order (as Claim does, so the two cannot deadlock),
-// picks per key the first request whose token is the row's current one on a CONSUMING row — a repeat of the
-// key then finds it done, as a Complete after it would — and completes those at one store time, returning
-// their 1-based positions in the batch.
+// NULL), $6 the skew. The UPDATE's own WHERE is the token check (the row's current token, on a CONSUMING
+// row), so there is no separate locking pass: READ COMMITTED re-checks that WHERE on the newest version of
+// a row another transaction changed meanwhile, exactly as Complete's single-row UPDATE does. Per key only the
+// first request carrying each token takes part (DISTINCT ON … ORDER BY pos), so at most one request per row
+// matches; a repeat of the key then finds it done, as a Complete after it would. The requests are sorted by
+// key (bytewise, as Claim sorts) and joined by a nested loop over the primary key, so rows are written — and
+// locked — in key order, as Claim locks them. Every row gets one store time; the answer is the 1-based
+// positions of the requests that completed.
 std::string CompleteBatchSql() {
-  return "WITH u AS (SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[]) "
-         "WITH ORDINALITY AS u(g, k, token, retention, result, pos)), "
-         "locked AS (SELECT group_id, dedup_key, fencing_token, state FROM oncemq_dedup "
-         "WHERE (group_id, dedup_key) IN (SELECT g, k FROM u) "
-         "ORDER BY group_id COLLATE \"C\", dedup_key COLLATE \"C\" FOR UPDATE), "
-         "winners AS (SELECT DISTINCT ON (u.g, u.k) u.g, u.k, u.token, u.retention, u.result, u.pos FROM u "
-         "JOIN locked AS l ON l.group_id = u.g AND l.dedup_key = u.k AND l.fencing_token = u.token "
-         "AND l.state = 'CONSUMING' ORDER BY u.g, u.k, u.pos), "
-         "n AS (SELECT " +
-         NowExpr(6) +
+  return "WITH n AS (SELECT " + NowExpr(6) +
          " AS now_ms) "
          "UPDATE oncemq_dedup AS d SET state = 'CONSUMED', retain_until_ms = n.now_ms + w.retention, "
-         "result = decode(w.result, 'hex'), updated_ms = n.now_ms FROM winners AS w, n "
+         "result = decode(w.result, 'hex'), updated_ms = n.now_ms "
+         "FROM (SELECT DISTINCT ON (g COLLATE \"C\", k COLLATE \"C\", token) g, k, token, retention, result, "
+         "pos "
+         "FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[]) "
+         "WITH ORDINALITY AS u(g, k, token, retention, result, pos) "
+         "ORDER BY g COLLATE \"C\", k COLLATE \"C\", token, pos) AS w, n "
          "WHERE d.group_id = w.g AND d.dedup_key = w.k AND d.fencing_token = w.token AND d.state = "
          "'CONSUMING' "
          "RETURNING w.pos";
