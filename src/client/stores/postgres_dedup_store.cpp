@@ -66,7 +66,10 @@ constexpr std::string_view kClaimColumns =
 // already existed are locked, in key order, for the caller to decide. The statement's snapshot does not see
 // its own inserts, so each key comes back once: tagged true (inserted) or false (existing, locked). A key
 // that comes back neither way was inserted or deleted by a concurrent transaction in between; the caller
-// starts over. Parameters: per key group, key, owner, lease ms, hash as hex or NULL; $6 the skew.
+// starts over. An inserted row answers only what the server chose — token, lease end and time; the rest is
+// the key's first request (ClaimedRecord) — and when every key was inserted the existing rows are not
+// looked for at all (a one-time filter). Parameters: per key group, key, owner, lease ms, hash as hex or
+// NULL; $6 the skew.
 std::string ClaimRowsSql() {
   return "WITH u AS (SELECT DISTINCT ON (g, k) g, k, owner, lease, hash FROM unnest($1::text[], $2::text[], "
          "$3::text[], $4::bigint[], $5::text[]) WITH ORDINALITY AS r(g, k, owner, lease, hash, pos) "
@@ -79,14 +82,16 @@ std::string ClaimRowsSql() {
          "lease_until_ms, retain_until_ms, attempts, last_error, payload_hash, result, updated_ms) "
          "SELECT u.g, u.k, 'CONSUMING', u.owner, n.high_water + 1, n.now_ms + u.lease, 0, 0, '', "
          "decode(u.hash, 'hex'), NULL, n.now_ms FROM u, n ORDER BY u.g COLLATE \"C\", u.k COLLATE \"C\" "
-         "ON CONFLICT (group_id, dedup_key) DO NOTHING RETURNING " +
-         std::string(kClaimColumns) +
-         "), "
+         "ON CONFLICT (group_id, dedup_key) DO NOTHING "
+         "RETURNING group_id, dedup_key, fencing_token, lease_until_ms, updated_ms), "
          "existing AS (SELECT " +
          std::string(kClaimColumns) +
-         " FROM oncemq_dedup WHERE (group_id, dedup_key) IN (SELECT g, k FROM u) "
+         " FROM oncemq_dedup WHERE (SELECT count(*) FROM inserted) < (SELECT count(*) FROM u) "
+         "AND (group_id, dedup_key) IN (SELECT g, k FROM u) "
          "ORDER BY group_id COLLATE \"C\", dedup_key COLLATE \"C\" FOR UPDATE) "
-         "SELECT *, true FROM inserted UNION ALL SELECT *, false FROM existing";
+         "SELECT group_id, dedup_key, NULL::text, NULL::text, fencing_token, lease_until_ms, NULL::bigint, "
+         "NULL::integer, NULL::text, NULL::text, NULL::text, updated_ms, true FROM inserted "
+         "UNION ALL SELECT *, false FROM existing";
 }
 
 std::string ClockSql() {
@@ -309,6 +314,26 @@ Result<std::optional<DedupRecord>> ParseRecord(const PGresult* result, int row) 
   return std::optional<DedupRecord>(std::move(r));
 }
 
+// The record a claim's insert wrote for `request` (the key's first request in its batch): the row answers
+// only what the server chose — columns 4 (token), 5 (lease end) and 11 (store time) of ClaimRowsSql.
+Result<std::optional<DedupRecord>> ClaimedRecord(const ClaimRequest& request, const PGresult* result,
+                                                 int row) {
+  DedupRecord r;
+  r.group = request.group;
+  r.key = request.key;
+  r.state = DedupState::kConsuming;
+  r.owner = request.owner;
+  r.payload_hash = request.payload_hash;
+  const std::pair<int, int64_t*> numbers[] = {
+      {4, &r.fencing_token}, {5, &r.lease_until_ms}, {11, &r.updated_ms}};
+  for (const auto& [column, out] : numbers) {
+    if (PQgetisnull(result, row, column) || !PgParseInt(PQgetvalue(result, row, column), out)) {
+      return Corrupt("bad number in the claim of key " + r.key);
+    }
+  }
+  return std::optional<DedupRecord>(std::move(r));
+}
+
 Result<int64_t> ChangedRows(const PGresult* result) {
   int64_t changed = 0;
   if (!PgParseInt(PQcmdTuples(const_cast<PGresult*>(result)), &changed)) return Corrupt("bad row count");
@@ -422,16 +447,32 @@ Result<PostgresDedupStore::Locked> PostgresDedupStore::LockKeys(PgConnection& co
   Result<std::vector<PgResult>> results = conn.Pipeline(statements);
   if (!results.ok()) return results.status();
   Locked locked;
-  for (const ClaimRequest& r : requests) locked.rows.emplace(KeyOf(r.group, r.key), std::nullopt);
+  // Each key's first request: the one its insert was made for.
+  std::map<std::pair<std::string_view, std::string_view>, const ClaimRequest*> first;
+  for (const ClaimRequest& r : requests) {
+    first.try_emplace(std::pair<std::string_view, std::string_view>(r.group, r.key), &r);
+    locked.rows.emplace(KeyOf(r.group, r.key), std::nullopt);
+  }
   const PGresult* rows = (*results)[1].get();
+  if (PQnfields(rows) != 13) {
+    conn.RollbackIfOpen();
+    return Corrupt("unexpected column count");
+  }
   for (int i = 0; i < PQntuples(rows); ++i) {
-    Result<std::optional<DedupRecord>> record = ParseRecord(rows, i);
-    if (!record.ok() || PQnfields(rows) != 13) {
-      conn.RollbackIfOpen();
-      return record.ok() ? Corrupt("unexpected column count") : record.status();
-    }
     const KeyOf key(PQgetvalue(rows, i, 0), PQgetvalue(rows, i, 1));
-    if (std::string_view(PQgetvalue(rows, i, 12)) == "t") locked.inserted.insert(key);
+    const bool inserted = std::string_view(PQgetvalue(rows, i, 12)) == "t";
+    const auto request = first.find(std::pair<std::string_view, std::string_view>(key.first, key.second));
+    Result<std::optional<DedupRecord>> record = Corrupt("the claim answered a key it was not asked for");
+    if (!inserted) {
+      record = ParseRecord(rows, i);
+    } else if (request != first.end()) {
+      record = ClaimedRecord(*request->second, rows, i);
+    }
+    if (!record.ok()) {
+      conn.RollbackIfOpen();
+      return record.status();
+    }
+    if (inserted) locked.inserted.insert(key);
     locked.rows[key] = std::move(*record);
   }
   if (static_cast<size_t>(PQntuples(rows)) != locked.rows.size())

@@ -5,23 +5,27 @@
 // table oncemq_dedup, one row per (group_id, dedup_key) with the DedupRecord's fields (payload_hash and
 // result as bytea), and oncemq_dedup_meta, whose row 'swept_token_high_water' keeps the largest fencing
 // token Sweep ever deleted: a key without a row gets that + 1, so a key's tokens never repeat, even across
-// Sweep. A row in state 'NEW' is a placeholder that exists only inside an open Claim/RunOnce transaction.
+// Sweep.
 //
 // Claim: a whole batch is one transaction in two round trips, whatever its size. Round trip 1 (a libpq
-// pipeline): BEGIN; insert a 'NEW' placeholder for every key that has no row (ON CONFLICT DO NOTHING, in
-// key order); SELECT … FOR UPDATE every key's row in key order — so concurrent batches lock in one order and
-// cannot deadlock, and a concurrent claim of the same key waits for this one; read the store clock and the
-// high-water mark. Then each request is decided in C++ with dedup_rules.h (the same code as every other
-// store, rather than a PL/pgSQL port of it), a key repeated in the batch seeing its first claim. Round trip
-// 2: one UPDATE … FROM unnest(arrays) writes every changed row, then COMMIT. A key a concurrent Sweep
-// deleted between the two statements of round trip 1 makes the transaction run again.
+// pipeline): BEGIN; one statement that inserts every key without a row directly as a claim (INSERT … ON
+// CONFLICT DO NOTHING in key order, token = high-water mark + 1) and locks the rows that already existed
+// (SELECT … FOR UPDATE in key order, skipped when every key was inserted) — so concurrent batches lock in one
+// order and cannot deadlock, and a concurrent claim of the same key waits for this one; then read the store
+// clock and the high-water mark. Each existing row is decided in C++ with dedup_rules.h (the same code as
+// every other store, rather than a PL/pgSQL port of it), a key repeated in the batch seeing its first claim.
+// Round trip 2: one UPDATE … FROM unnest(arrays) writes every changed row, then COMMIT (only COMMIT when
+// every key was new). A key a concurrent transaction inserted or deleted during round trip 1 makes the
+// transaction run again.
 // Renew, Complete, Release and Sweep are one autocommit statement each (token-checked UPDATEs; Sweep a
 // DELETE … LIMIT that raises the high-water mark in the same statement), and so is a whole CompleteBatch
-// (one round trip: an UPDATE … FROM unnest(arrays) that locks its rows in key order, as Claim does, and
-// answers the positions it completed). Get and NowMs are one SELECT.
+// (one round trip: an UPDATE … FROM unnest(arrays) whose WHERE is the token check, joined in key order,
+// answering the positions it completed). Get and NowMs are one SELECT.
 //
-// Time: the server's clock_timestamp() (not now(), which is the transaction's start), read after the
-// batch's row locks are held, plus clock_skew_ms — never the client's clock.
+// Time: the server's clock_timestamp() (not now(), which is the transaction's start), plus clock_skew_ms —
+// never the client's clock. Claim reads it after the batch's row locks are held; the single-statement
+// writes (Renew, Complete, Release, CompleteBatch) read it once as the statement starts, so a row lock they
+// then wait for (a concurrent claim of the key) starts a retention or lease that much early.
 // Connections: a pool of up to pool_size connections (PgPool, postgres_connection.h). Each call takes one
 // for its duration, so calls from several threads run in parallel and a long RunOnce handler holds only
 // its own; a call waits up to acquire_timeout for a free connection, then answers kUnavailable.
