@@ -7,6 +7,8 @@
 // payments, cards, lost messages and duplicate cards — both must be 0 — and what each layer removed. Exit
 // status 1 if an invariant broke.
 #include <librdkafka/rdkafkacpp.h>
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -107,6 +109,7 @@ class Demo {
  private:
   Status Setup() {
     if (Status s = MakeDir(); !s.ok()) return s;
+    LogToFile();
     std::string bootstrap = o_.bootstrap;
     if (bootstrap.empty()) {
       broker_ = std::make_unique<demo::DemoBroker>(dir_, o_.break_dedup ? 0 : 3'600'000);
@@ -145,6 +148,18 @@ class Demo {
     if (admin == nullptr) return Status::IoError("demo: " + error);
     return client::CreateMissingTopics(admin->c_ptr(), {demo::kPaymentsTopic}, kPartitions,
                                        std::chrono::seconds(30));
+  }
+
+  // The terminal is for the progress line and the report: what the relay and its librdkafka say about the
+  // faults (connections lost, brokers down) goes to DIR/demo.log, as the card services' lines go to theirs.
+  void LogToFile() {
+    try {
+      auto logger = spdlog::basic_logger_mt("demo", dir_ + "/demo.log");
+      logger->flush_on(spdlog::level::warn);
+      spdlog::set_default_logger(logger);
+    } catch (const spdlog::spdlog_ex& e) {
+      std::cerr << "oncemq demo: logging to the terminal: " << e.what() << "\n";
+    }
   }
 
   Status MakeDir() {
