@@ -480,6 +480,29 @@ TEST_F(ConsumerTest, TopicsAreCreatedWithoutASettingTheClusterRefuses) {
   EXPECT_TRUE(TopicListed(*client, "shipments.windowless"));
 }
 
+// A consumer started before its topic exists begins once the topic appears — not at librdkafka's next
+// periodic metadata refresh (topic.metadata.refresh.interval.ms, 5 minutes by default).
+TEST_F(ConsumerTest, ConsumerStartedBeforeItsTopicExistsConsumesOnceTheTopicAppears) {
+  constexpr int kMessages = 5;
+  std::atomic<int> handled{0};
+  IdempotentConsumerOptions options = BaseOptions(broker_->address(), "late-readers", "late-orders");
+  options.store = OpenStore("sqlite://" + broker_->work_dir() + "/late.db");
+  RunningConsumer consumer;
+  ASSERT_EQ(consumer.Start(options,
+                           [&](const MessageView&, HandlerContext&) {
+                             ++handled;
+                             return Status::Ok();
+                           }),
+            "");
+  // Joined (its retry topics are assigned) while its own topic was missing.
+  ASSERT_TRUE(WaitFor([&] { return consumer.stats().assigned_partitions > 0; }));
+  std::vector<Outgoing> messages;
+  for (int i = 0; i < kMessages; ++i) messages.push_back({i % kPartitions, "late-" + std::to_string(i), "x"});
+  ASSERT_EQ(Send(broker_->address(), "late-orders", messages), "");  // the broker creates the topic
+  EXPECT_TRUE(WaitFor([&] { return handled.load() == kMessages; }, seconds(60)))
+      << handled.load() << " of " << kMessages << " handled";
+}
+
 TEST_F(ConsumerTest, FailingHandlerWalksTheRetryLevelsIntoTheDeadLetterTopic) {
   struct Try {
     std::string topic;

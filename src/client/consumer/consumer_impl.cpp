@@ -49,6 +49,9 @@ class IdempotentConsumer::Impl::CommitResults : public RdKafka::OffsetCommitCb {
 
 namespace {
 
+constexpr auto kMissingTopicLookEvery = std::chrono::seconds(3);
+constexpr int kMissingTopicLookTimeoutMs = 2'000;
+
 std::string DefaultOwner() {
   std::array<char, 256> host{};
   if (gethostname(host.data(), host.size() - 1) != 0) host[0] = '\0';
@@ -145,6 +148,8 @@ Status IdempotentConsumer::Impl::Connect() {
   if (options_.store)
     renewer_ = std::make_unique<client::LeaseRenewer>(*options_.store, options_.group, options_.lease);
   next_sweep_ = Clock::now() + std::chrono::minutes(1);
+  missing_topics_.insert(options_.topics.begin(), options_.topics.end());
+  next_topic_look_ = Clock::now();
   return Status::Ok();
 }
 
@@ -162,6 +167,7 @@ Status IdempotentConsumer::Impl::Run() {
     }
     Commit(/*synchronous=*/false);
     MaybeSweep();
+    LookForMissingTopics();
   }
   Shutdown();
   return Status::Ok();
@@ -342,6 +348,30 @@ void IdempotentConsumer::Impl::MaybeSweep() {
   Result<size_t> swept = store->Sweep(1'000);
   if (!swept.ok())
     spdlog::warn("idempotent consumer {}: sweep: {}", options_.group, swept.status().ToString());
+}
+
+// librdkafka notices a subscribed topic created after the subscription only at its next periodic metadata
+// refresh (topic.metadata.refresh.interval.ms, 5 minutes by default), so a consumer started before its
+// producers would idle that long. While a source topic is missing, the consumer asks for the cluster's
+// topics every few seconds; an answer that lists it updates librdkafka's cache and the group rebalances.
+void IdempotentConsumer::Impl::LookForMissingTopics() {
+  if (missing_topics_.empty() || Clock::now() < next_topic_look_) return;
+  next_topic_look_ = Clock::now() + kMissingTopicLookEvery;
+  RdKafka::Metadata* raw = nullptr;
+  if (consumer_->metadata(/*all_topics=*/true, nullptr, &raw, kMissingTopicLookTimeoutMs) !=
+      RdKafka::ERR_NO_ERROR) {
+    return;  // the cluster does not answer now: look again later
+  }
+  std::unique_ptr<RdKafka::Metadata> metadata(raw);
+  for (const RdKafka::TopicMetadata* topic : *metadata->topics()) {
+    if (topic->err() == RdKafka::ERR_NO_ERROR && !topic->partitions()->empty())
+      missing_topics_.erase(topic->topic());
+  }
+  if (!missing_topics_.empty() && !missing_topics_said_) {
+    missing_topics_said_ = true;
+    spdlog::warn("idempotent consumer {}: topic {} does not exist (yet); consuming it once it does",
+                 options_.group, *missing_topics_.begin());
+  }
 }
 
 std::chrono::milliseconds IdempotentConsumer::Impl::StoreBackoff() {

@@ -22,6 +22,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -97,6 +98,7 @@ class IdempotentConsumer::Impl {
   void Commit(bool synchronous);
   void CommitPoints(const std::vector<std::pair<client::PartitionId, int64_t>>& points, bool synchronous);
   void MaybeSweep();
+  void LookForMissingTopics();
   void Shutdown();
   int64_t WallNowMs() const;
   std::chrono::milliseconds StoreBackoff();
@@ -120,6 +122,10 @@ class IdempotentConsumer::Impl {
   std::vector<std::pair<Item*, CompleteRequest>> completing_;
   int store_failures_in_a_row_ = 0;
   Clock::time_point next_sweep_;
+  // Source topics the cluster did not list at the last look (LookForMissingTopics); empty once all exist.
+  std::set<std::string> missing_topics_;
+  bool missing_topics_said_ = false;
+  Clock::time_point next_topic_look_;
 };
 
 }  // namespace oncemq
