@@ -166,7 +166,8 @@ struct ConsumerStats {
   uint64_t fenced = 0;          // our claim was taken over before we could complete it
   uint64_t unprotected = 0;     // handled without the store (fail_open)
   uint64_t commits = 0;
-  uint64_t batches = 0;  // polls that returned messages: received ÷ batches is the average batch size
+  uint64_t batches = 0;     // polls that returned messages: received ÷ batches is the average batch size
+  uint64_t rebalances = 0;  // assignments received from the group (a join, or a rebalance that kept us in)
   uint64_t assigned_partitions = 0;  // partitions this member owns now (source and retry topics)
 };
 

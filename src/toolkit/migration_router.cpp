@@ -114,6 +114,7 @@ class MigrationRouter::Impl {
     sum.unprotected += more.unprotected;
     sum.commits += more.commits;
     sum.batches += more.batches;
+    sum.rebalances += more.rebalances;
     sum.assigned_partitions = more.assigned_partitions;
   }
 

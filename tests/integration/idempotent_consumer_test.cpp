@@ -969,6 +969,49 @@ TEST_F(ConsumerTest, StoreOutageHoldsMessagesUntilTheStoreIsBack) {
   ExpectAllCommitted("billing", "orders", kPartitions);
 }
 
+// A rebalance while the store is down: the member's partitions are paused on held messages when the group
+// takes them away (here the broker restarts, so the group is formed anew) and gives them back. librdkafka
+// keeps a pause across that; the consumer must resume them, or the partitions are never fetched again.
+TEST_F(ConsumerTest, PartitionsHeldForTheStoreAndGivenBackByARebalanceAreFetchedAgain) {
+  RedisServer redis(/*durable=*/true);
+  std::string error;
+  ASSERT_TRUE(redis.Start(&error)) << error;
+  Ledger ledger;
+  RunningConsumer consumer;
+  IdempotentConsumerOptions options = BaseOptions(broker_->address(), "billing", "orders");
+  options.store = OpenStore(redis.uri());
+  ASSERT_NE(options.store, nullptr);
+  ASSERT_EQ(consumer.Start(options,
+                           [&](const MessageView&, HandlerContext& context) {
+                             ledger.Effect(std::string(context.key), "c");
+                             return Status::Ok();
+                           }),
+            "");
+  auto batch = [](int from, int to) {
+    std::vector<Outgoing> out;
+    for (int k = from; k < to; ++k) out.push_back({k % kPartitions, "o" + std::to_string(k), "p"});
+    return out;
+  };
+  ASSERT_EQ(Send(broker_->address(), "orders", batch(0, 40)), "");
+  ASSERT_TRUE(WaitFor([&] { return ledger.Keys() == 40; }));
+
+  redis.Kill();
+  ASSERT_EQ(Send(broker_->address(), "orders", batch(40, 80)), "");
+  ASSERT_TRUE(WaitFor([&] { return consumer.stats().store_failures >= 2; }));  // every partition held
+  const uint64_t assignments = consumer.stats().rebalances;
+  ASSERT_TRUE(broker_->Kill());
+  ASSERT_TRUE(broker_->Restart(&error)) << error;
+  ASSERT_TRUE(WaitFor([&] {
+    const ConsumerStats s = consumer.stats();
+    return s.rebalances > assignments && s.assigned_partitions > 0;
+  })) << "the consumer was not given its partitions again";
+
+  ASSERT_TRUE(redis.Restart(&error)) << error;
+  EXPECT_TRUE(WaitFor([&] { return ledger.Keys() == 80; })) << ledger.Keys() << " of 80 keys handled";
+  consumer.StopAndJoin();
+  for (const auto& [key, effects] : ledger.Effects()) EXPECT_EQ(effects, 1) << key;
+}
+
 }  // namespace
 }  // namespace oncemq::testing
 

@@ -23,6 +23,7 @@ ConsumerStats SomeConsumerStats() {
                        .unprotected = 0,
                        .commits = 7,
                        .batches = 3,
+                       .rebalances = 6,
                        .assigned_partitions = 2};
 }
 
@@ -73,6 +74,9 @@ TEST(MetricsTextTest, ConsumerStatsRenderOneSamplePerCounterAndOnePerRetryLevel)
       "# HELP oncemq_consumer_batches_total Polls that returned messages\n"
       "# TYPE oncemq_consumer_batches_total counter\n"
       "oncemq_consumer_batches_total{group=\"billing\"} 3\n"
+      "# HELP oncemq_consumer_rebalances_total Partition assignments received from the group\n"
+      "# TYPE oncemq_consumer_rebalances_total counter\n"
+      "oncemq_consumer_rebalances_total{group=\"billing\"} 6\n"
       "# HELP oncemq_consumer_assigned_partitions Partitions this member owns (source and retry)\n"
       "# TYPE oncemq_consumer_assigned_partitions gauge\n"
       "oncemq_consumer_assigned_partitions{group=\"billing\"} 2\n");
@@ -162,7 +166,7 @@ TEST(MetricsTextTest, SeveralInstancesShareEachFamilyHeader) {
   size_t type_lines = 0;
   for (size_t at = text.find("# TYPE "); at != std::string::npos; at = text.find("# TYPE ", at + 1))
     ++type_lines;
-  EXPECT_EQ(type_lines, 15u);  // 14 consumer families and the outbox gauge; no relay family was added
+  EXPECT_EQ(type_lines, 16u);  // 15 consumer families and the outbox gauge; no relay family was added
   EXPECT_TRUE(text.ends_with("oncemq_outbox_messages{status=\"failed\"} 2\n")) << text;
 }
 

@@ -14,7 +14,7 @@ struct IdempotentConsumer::Impl::Counters {
 
   std::atomic<uint64_t> received{0}, claimed{0}, handled{0}, duplicates{0}, delayed_in_progress{0},
       handler_failures{0}, retried{0}, dead_lettered{0}, store_failures{0}, fenced{0}, unprotected{0},
-      commits{0}, batches{0}, assigned_partitions{0};
+      commits{0}, batches{0}, rebalances{0}, assigned_partitions{0};
   std::vector<std::atomic<uint64_t>> retried_by_level;  // by level; [0] unused; sized once, never resized
 
   // A copy confirmed on retry level `level` (from 1).
@@ -41,6 +41,7 @@ struct IdempotentConsumer::Impl::Counters {
                          .unprotected = unprotected.load(),
                          .commits = commits.load(),
                          .batches = batches.load(),
+                         .rebalances = rebalances.load(),
                          .assigned_partitions = assigned_partitions.load()};
   }
 };

@@ -311,6 +311,7 @@ void IdempotentConsumer::Impl::OnRebalance(RdKafka::ErrorCode code,
                                            std::vector<RdKafka::TopicPartition*>& partitions) {
   const bool cooperative = consumer_->rebalance_protocol() == "COOPERATIVE";
   if (code == RdKafka::ERR__ASSIGN_PARTITIONS) {
+    ++counters_->rebalances;
     if (cooperative) {
       delete consumer_->incremental_assign(partitions);
       counters_->assigned_partitions += partitions.size();
@@ -321,12 +322,15 @@ void IdempotentConsumer::Impl::OnRebalance(RdKafka::ErrorCode code,
     return;
   }
   // Revoked (or lost): commit what is done unless the partitions are already someone else's, then forget
-  // them; held messages are fetched again by the next owner from the committed offset.
+  // them; held messages are fetched again by the next owner from the committed offset. A held partition is
+  // paused, and librdkafka keeps a partition's pause across unassign and a later assign: resumed here, a
+  // partition given back to this member would never be fetched again (the hold that would resume it is gone).
   std::vector<std::pair<client::PartitionId, int64_t>> points;
   for (RdKafka::TopicPartition* tp : partitions) {
     client::PartitionId partition{tp->topic(), tp->partition()};
     if (auto point = tracker_.CommitPoint(partition)) points.emplace_back(partition, *point);
     tracker_.Forget(partition);
+    if (PartitionHeld(partition)) Resume(partition);
     holds_.erase(partition);
   }
   if (!consumer_->assignment_lost()) CommitPoints(points, /*synchronous=*/true);

@@ -36,6 +36,7 @@ constexpr std::array kFamilies = {
            "Messages handled without the store (fail_open while it was down)"},
     Family{"oncemq_consumer_commits_total", "counter", "Offset commits sent"},
     Family{"oncemq_consumer_batches_total", "counter", "Polls that returned messages"},
+    Family{"oncemq_consumer_rebalances_total", "counter", "Partition assignments received from the group"},
     Family{"oncemq_consumer_assigned_partitions", "gauge", "Partitions this member owns (source and retry)"},
     Family{"oncemq_outbox_relay_claimed_total", "counter", "Outbox messages claimed for sending"},
     Family{"oncemq_outbox_relay_sent_total", "counter", "Outbox messages acknowledged and recorded SENT"},
@@ -94,6 +95,7 @@ void PrometheusText::Add(const ConsumerStats& stats, std::string_view labels) {
   Sample("oncemq_consumer_unprotected_total", labels, "", stats.unprotected);
   Sample("oncemq_consumer_commits_total", labels, "", stats.commits);
   Sample("oncemq_consumer_batches_total", labels, "", stats.batches);
+  Sample("oncemq_consumer_rebalances_total", labels, "", stats.rebalances);
   Sample("oncemq_consumer_assigned_partitions", labels, "", stats.assigned_partitions);
 }
 
