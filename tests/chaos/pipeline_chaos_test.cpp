@@ -265,8 +265,9 @@ class Pipeline {
     EXPECT_GT(produce.lost_acks, 0);
     EXPECT_GT(produce.cuts, 0);
     EXPECT_GT(consume.coordinator_rewrites, 0) << "the group's coordinator traffic bypassed the proxy";
+    // At least the armed lost commit: the armed cut may land on a connection already gone silent.
     EXPECT_GE(consume.faults_by_api.count(kOffsetCommitApi) ? consume.faults_by_api.at(kOffsetCommitApi) : 0,
-              2)
+              1)
         << "no offset commit was lost or cut";
     EXPECT_TRUE(EnoughFaults()) << "too few faults to mean anything within the bound";
     std::printf(
