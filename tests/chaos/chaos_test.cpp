@@ -21,6 +21,7 @@
 #include "chaos/fault_proxy.h"
 #include "chaos/invariants.h"
 #include "chaos/log_reader.h"
+#include "chaos/soak.h"
 #include "oncemq/reliable_producer.h"
 #include "support/broker_process.h"
 
@@ -39,11 +40,6 @@ constexpr int64_t kRatePerSecond = 500;  // so that the broker dies several time
 constexpr auto kBound = seconds(240);
 constexpr auto kKillEvery = seconds(2);
 constexpr int16_t kProduceApi = 0;
-
-int64_t SoakSeconds() {
-  const char* soak = std::getenv("ONCEMQ_CHAOS_SOAK_SECONDS");
-  return soak == nullptr ? 0 : std::atoll(soak);
-}
 
 // The whole topic as it is now: every partition from its start to its end.
 LogRead ReadAll(const std::string& address) {

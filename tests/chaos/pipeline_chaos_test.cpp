@@ -37,6 +37,7 @@
 #include "chaos/fault_proxy.h"
 #include "chaos/invariants.h"
 #include "chaos/log_reader.h"
+#include "chaos/soak.h"
 #include "oncemq/outbox.h"
 #include "support/broker_process.h"
 #include "support/cli_process.h"
@@ -534,12 +535,7 @@ void Report(const std::vector<std::string>& violations) {
   EXPECT_TRUE(violations.empty()) << violations.size() << " violations";
 }
 
-// ONCEMQ_CHAOS_SOAK_SECONDS=N: the faults run N seconds instead of 30, with payments written throughout.
-int64_t SoakSeconds() {
-  const char* soak = std::getenv("ONCEMQ_CHAOS_SOAK_SECONDS");
-  return soak == nullptr ? 0 : std::atoll(soak);
-}
-
+// With --soak N the faults run N seconds instead of 30, payments written throughout.
 TEST(PipelineChaosTest, EveryPaymentOneCardUnderKillsLostCommitsAndAStoppedStore) {
   const int64_t soak = SoakSeconds();
   constexpr int64_t kRate = 150;
