@@ -370,6 +370,18 @@ class ConsumerTest : public ::testing::Test {
     }
   }
 
+  // Starts `consumer` in group "billing" on "orders" with the lease store at `store_uri`; its handler records
+  // each key's effect in `ledger`. "" or what went wrong.
+  std::string StartLedgerConsumer(RunningConsumer& consumer, Ledger& ledger, const std::string& store_uri) {
+    IdempotentConsumerOptions options = BaseOptions(broker_->address(), "billing", "orders");
+    options.store = OpenStore(store_uri);
+    if (options.store == nullptr) return "cannot open " + store_uri;
+    return consumer.Start(options, [&ledger](const MessageView&, HandlerContext& context) {
+      ledger.Effect(std::string(context.key), "c");
+      return Status::Ok();
+    });
+  }
+
   std::unique_ptr<BrokerProcess> broker_;
 };
 
@@ -911,27 +923,21 @@ INSTANTIATE_TEST_SUITE_P(SqlStores, TransactionalConsumerTest, ::testing::Values
 // ---------------------------------------------------------------------------------------------------
 // 4. The store goes away and comes back.
 
+// Keys o<from> … o<to - 1>, spread round-robin over the partitions.
+std::vector<Outgoing> Orders(int from, int to) {
+  std::vector<Outgoing> out;
+  for (int k = from; k < to; ++k) out.push_back({k % kPartitions, "o" + std::to_string(k), "p"});
+  return out;
+}
+
 TEST_F(ConsumerTest, StoreOutageHoldsMessagesUntilTheStoreIsBack) {
   RedisServer redis(/*durable=*/true);
   std::string error;
   ASSERT_TRUE(redis.Start(&error)) << error;
   Ledger ledger;
   RunningConsumer consumer;
-  IdempotentConsumerOptions options = BaseOptions(broker_->address(), "billing", "orders");
-  options.store = OpenStore(redis.uri());
-  ASSERT_NE(options.store, nullptr);
-  ASSERT_EQ(consumer.Start(options,
-                           [&](const MessageView&, HandlerContext& context) {
-                             ledger.Effect(std::string(context.key), "c");
-                             return Status::Ok();
-                           }),
-            "");
-  auto batch = [](int from, int to) {
-    std::vector<Outgoing> out;
-    for (int k = from; k < to; ++k) out.push_back({k % kPartitions, "o" + std::to_string(k), "p"});
-    return out;
-  };
-  ASSERT_EQ(Send(broker_->address(), "orders", batch(0, 100)), "");
+  ASSERT_EQ(StartLedgerConsumer(consumer, ledger, redis.uri()), "");
+  ASSERT_EQ(Send(broker_->address(), "orders", Orders(0, 100)), "");
   ASSERT_TRUE(WaitFor([&] { return ledger.Keys() == 100; }));
   // The first 100 are done (recorded and committed) before the store goes.
   ASSERT_TRUE(WaitFor([&] {
@@ -944,7 +950,7 @@ TEST_F(ConsumerTest, StoreOutageHoldsMessagesUntilTheStoreIsBack) {
   }));
 
   redis.Kill();
-  ASSERT_EQ(Send(broker_->address(), "orders", batch(100, 200)), "");
+  ASSERT_EQ(Send(broker_->address(), "orders", Orders(100, 200)), "");
   ASSERT_TRUE(WaitFor([&] { return consumer.stats().store_failures >= 3; }));
   EXPECT_EQ(ledger.Keys(), 100u) << "a handler ran while the store was down";
   EXPECT_EQ(consumer.stats().unprotected, 0u);
@@ -962,7 +968,7 @@ TEST_F(ConsumerTest, StoreOutageHoldsMessagesUntilTheStoreIsBack) {
   ASSERT_TRUE(redis.Restart(&error)) << error;
   ASSERT_TRUE(WaitFor([&] { return ledger.Keys() == 200; })) << ledger.Keys();
   // Copies of already handled keys are still recognised after the restart.
-  ASSERT_EQ(Send(broker_->address(), "orders", batch(0, 20)), "");
+  ASSERT_EQ(Send(broker_->address(), "orders", Orders(0, 20)), "");
   ASSERT_TRUE(WaitFor([&] { return consumer.stats().duplicates >= 20; }));
   consumer.StopAndJoin();
   for (const auto& [key, effects] : ledger.Effects()) EXPECT_EQ(effects, 1) << key;
@@ -978,25 +984,12 @@ TEST_F(ConsumerTest, PartitionsHeldForTheStoreAndGivenBackByARebalanceAreFetched
   ASSERT_TRUE(redis.Start(&error)) << error;
   Ledger ledger;
   RunningConsumer consumer;
-  IdempotentConsumerOptions options = BaseOptions(broker_->address(), "billing", "orders");
-  options.store = OpenStore(redis.uri());
-  ASSERT_NE(options.store, nullptr);
-  ASSERT_EQ(consumer.Start(options,
-                           [&](const MessageView&, HandlerContext& context) {
-                             ledger.Effect(std::string(context.key), "c");
-                             return Status::Ok();
-                           }),
-            "");
-  auto batch = [](int from, int to) {
-    std::vector<Outgoing> out;
-    for (int k = from; k < to; ++k) out.push_back({k % kPartitions, "o" + std::to_string(k), "p"});
-    return out;
-  };
-  ASSERT_EQ(Send(broker_->address(), "orders", batch(0, 40)), "");
+  ASSERT_EQ(StartLedgerConsumer(consumer, ledger, redis.uri()), "");
+  ASSERT_EQ(Send(broker_->address(), "orders", Orders(0, 40)), "");
   ASSERT_TRUE(WaitFor([&] { return ledger.Keys() == 40; }));
 
   redis.Kill();
-  ASSERT_EQ(Send(broker_->address(), "orders", batch(40, 80)), "");
+  ASSERT_EQ(Send(broker_->address(), "orders", Orders(40, 80)), "");
   ASSERT_TRUE(WaitFor([&] { return consumer.stats().store_failures >= 2; }));  // every partition held
   const uint64_t assignments = consumer.stats().rebalances;
   ASSERT_TRUE(broker_->Kill());
