@@ -987,6 +987,16 @@ TEST_F(ConsumerTest, PartitionsHeldForTheStoreAndGivenBackByARebalanceAreFetched
   ASSERT_EQ(StartLedgerConsumer(consumer, ledger, redis.uri()), "");
   ASSERT_EQ(Send(broker_->address(), "orders", Orders(0, 40)), "");
   ASSERT_TRUE(WaitFor([&] { return ledger.Keys() == 40; }));
+  // The first 40 are recorded and committed before the store goes: a store killed mid-complete would
+  // keep the loop retrying that write, and no rebalance could reach the consumer meanwhile.
+  ASSERT_TRUE(WaitFor([&] {
+    std::string ignored;
+    Progress progress = ProgressOf(broker_->address(), "billing", "orders", kPartitions, &ignored);
+    for (int32_t p = 0; p < kPartitions; ++p) {
+      if (progress.committed[p] != 10) return false;
+    }
+    return true;
+  }));
 
   redis.Kill();
   ASSERT_EQ(Send(broker_->address(), "orders", Orders(40, 80)), "");
