@@ -288,6 +288,7 @@ bool FaultProxy::Connection::OnResponse(std::vector<uint8_t> frame) {
     Count([](FaultCounters& c) { ++c.responses_dropped; });
     return true;
   }
+  if (p.plan.action == FaultAction::kNone && p.api_key >= 0) p.plan.action = proxy_->TakeArmed(p.api_key);
   if (p.plan.action == FaultAction::kDropResponse) {
     black_hole_until_ = now + p.plan.close_after;
     Count([&](FaultCounters& c) {
@@ -430,14 +431,19 @@ FaultProxy::Planned FaultProxy::Plan(int16_t api_key) {
   } else if (action_draw < rule.drop_response + rule.cut) {
     plan.action = FaultAction::kCut;
   }
-  if (auto armed = armed_.find(api_key); armed != armed_.end() && !armed->second.empty()) {
-    plan.action = armed->second.front();
-    armed->second.pop_front();
-  }
   if (delay_draw < rule.delay_probability) plan.delay = rule.delay;
   auto span = std::max<int64_t>(0, (rule.lost_ack_close_max - rule.lost_ack_close_min).count());
   plan.close_after = rule.lost_ack_close_min + milliseconds(static_cast<int64_t>(close_draw * double(span)));
   return plan;
+}
+
+FaultAction FaultProxy::TakeArmed(int16_t api_key) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto armed = armed_.find(api_key);
+  if (armed == armed_.end() || armed->second.empty()) return FaultAction::kNone;
+  FaultAction action = armed->second.front();
+  armed->second.pop_front();
+  return action;
 }
 
 void FaultProxy::SetUpstream(std::string host, uint16_t port) {

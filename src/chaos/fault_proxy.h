@@ -108,7 +108,10 @@ class FaultProxy {
   // Sets (or, with a default FaultRule, clears) the rule of one API key.
   void SetRule(int16_t api_key, const FaultRule& rule);
   void ClearRules();
-  // The next request of `api_key` gets `action`, whatever the rule says (one-shot; several queue up).
+  // The next response of `api_key` that the proxy could still relay gets `action`, whatever the rule says
+  // (one-shot; several queue up). Taken when the response arrives, not when its request passes, so that
+  // an armed fault is never spent on an answer a black hole swallows anyway, nor on a request whose answer
+  // never comes (broker killed, client gone): a run that arms one of each gets one of each.
   void ArmOnce(int16_t api_key, FaultAction action);
 
   // Closes every current client connection now (as a network blip would); counted as cuts.
@@ -128,6 +131,7 @@ class FaultProxy {
   void ServeConnection(Connection* conn);
   void ReapFinished();
   Planned Plan(int16_t api_key);
+  FaultAction TakeArmed(int16_t api_key);  // kNone when nothing is armed for api_key
 
   friend class Connection;
 
