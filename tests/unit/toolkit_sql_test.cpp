@@ -5,8 +5,10 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <barrier>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -206,6 +208,36 @@ TEST_P(ToolkitSql, ConcurrentInsertsOfOneKeyInsertItOnce) {
   EXPECT_EQ(inserted.load(), 1);
   EXPECT_EQ(already.load(), kThreads - 1);
   EXPECT_EQ(Rows("SELECT COUNT(*) FROM processed"), std::vector<std::string>{"1"});
+}
+
+// --- SqlDatabase::Execute ---
+
+// Services that start together each create the tables they need. On PostgreSQL, CREATE TABLE IF NOT
+// EXISTS alone races with itself (the loser fails on pg_type's unique index: two card services of the
+// pipeline chaos test did); Execute must make it safe on every engine.
+TEST_P(ToolkitSql, ConcurrentCreateTableIfNotExistsSucceedsEverywhere) {
+  constexpr int kThreads = 4;  // the pool's size: each runs on a connection of its own
+  constexpr int kTables = 25;
+  std::barrier round(kThreads);
+  std::mutex mu;
+  std::vector<std::string> failures;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < kTables; ++i) {
+        round.arrive_and_wait();
+        const Status s = db().Execute("CREATE TABLE IF NOT EXISTS race_" + std::to_string(i) +
+                                      " (id BIGINT PRIMARY KEY, note VARCHAR(64))");
+        if (!s.ok()) {
+          std::lock_guard<std::mutex> lock(mu);
+          failures.push_back(s.ToString());
+        }
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(failures.size(), 0u) << "first: " << (failures.empty() ? "" : failures.front());
+  EXPECT_EQ(Rows("SELECT COUNT(*) FROM race_24"), std::vector<std::string>{"0"});
 }
 
 // --- UpdateIfVersion ---

@@ -19,6 +19,9 @@ Status CommitUnknown(const Status& s) {
   return Status::Unavailable(s.message() + " (commit outcome unknown)");
 }
 
+constexpr std::string_view kExecuteLock = "SELECT pg_advisory_lock(8029464472927159372)";  // "oncemqDL"
+constexpr std::string_view kExecuteUnlock = "SELECT pg_advisory_unlock(8029464472927159372)";
+
 class PostgresDatabase final : public SqlDatabase {
  public:
   PostgresDatabase(const std::string& uri, size_t pool_size)
@@ -53,10 +56,20 @@ class PostgresDatabase final : public SqlDatabase {
     return committed.status();
   }
 
+  // Under a session advisory lock that every process's Execute takes: PostgreSQL's CREATE … IF NOT EXISTS
+  // races with itself (of two creators at once, one fails on a unique index of the catalog), and services
+  // that start together create their tables together. A session lock rather than a transaction, so that
+  // statements that cannot run in one still can; a lost connection releases it with the session.
   Status Execute(std::string_view sql) override {
     Result<PgPool::Lease> lease = pool_.Acquire();
     if (!lease.ok()) return lease.status();
-    return (*lease)->Exec(sql).status();
+    PgConnection& conn = **lease;
+    if (Result<PgResult> locked = conn.Exec(kExecuteLock); !locked.ok()) return locked.status();
+    Status outcome = conn.Exec(sql).status();
+    if (Result<PgResult> unlocked = conn.Exec(kExecuteUnlock); !unlocked.ok() && outcome.ok()) {
+      return unlocked.status();
+    }
+    return outcome;
   }
 
  private:

@@ -25,7 +25,7 @@ constexpr std::string_view kPrefix = "postgres dedup store: ";
 // Taken by Open around creating the tables: CREATE TABLE IF NOT EXISTS alone races with itself.
 constexpr std::string_view kSchema[] = {
     "BEGIN",
-    "SELECT pg_advisory_xact_lock(7957695029367898484)",  // 'oncemq_t'
+    "SELECT pg_advisory_xact_lock(7957695029367898484)",  // a constant of ours
     R"sql(CREATE TABLE IF NOT EXISTS oncemq_dedup(
   group_id text NOT NULL,
   dedup_key text NOT NULL,
