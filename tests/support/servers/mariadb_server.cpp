@@ -1,76 +1,20 @@
 #include "support/servers/mariadb_server.h"
 
-#include <arpa/inet.h>
-#include <fcntl.h>
 #include <mysql.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
-#include <thread>
+
+#include "support/servers/server_process.h"
 
 namespace oncemq::testing {
 
 namespace {
 
-// The path of `name` found on $PATH (plus the sbin directories, where Debian puts mariadbd), or "".
+// Debian puts mariadbd in sbin, which a user's $PATH may leave out.
 std::string FindBinary(const std::string& name) {
-  const char* path = std::getenv("PATH");
-  std::stringstream dirs(std::string(path == nullptr ? "/usr/bin:/usr/local/bin" : path) +
-                         ":/usr/sbin:/usr/local/sbin");
-  std::string dir;
-  while (std::getline(dirs, dir, ':')) {
-    const std::string candidate = (dir.empty() ? "." : dir) + "/" + name;
-    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
-  }
-  return "";
-}
-
-// A port that was free a moment ago (0 on failure).
-int PickFreePort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return 0;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof(addr);
-  int port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  ::close(fd);
-  return port;
-}
-
-// Starts `args` as a child with stdout and stderr appended to `log`; it dies with this process.
-// Returns the child's PID, or -1.
-pid_t Spawn(const std::vector<std::string>& args, const std::string& log) {
-  std::vector<char*> argv;
-  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  const pid_t parent = ::getpid();
-  const pid_t pid = ::fork();
-  if (pid != 0) return pid;
-  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (::getppid() != parent) ::_exit(127);
-  const int log_fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  const int null_fd = ::open("/dev/null", O_RDONLY);
-  if (null_fd >= 0) ::dup2(null_fd, STDIN_FILENO);
-  if (log_fd >= 0) {
-    ::dup2(log_fd, STDOUT_FILENO);
-    ::dup2(log_fd, STDERR_FILENO);
-  }
-  ::execv(argv[0], argv.data());
-  ::_exit(127);
+  return FindExecutable(name, "/usr/sbin:/usr/local/sbin");
 }
 
 // Options of both mariadb-install-db (which hands them to its bootstrap server) and mariadbd: a small
@@ -88,14 +32,6 @@ std::vector<std::string> CommonServerOptions() {
                                       "--skip-name-resolve"};
   if (::geteuid() == 0) options.push_back("--user=root");
   return options;
-}
-
-std::string ReadTail(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream all;
-  all << in.rdbuf();
-  const std::string text = all.str();
-  return text.size() > 2000 ? text.substr(text.size() - 2000) : text;
 }
 
 // A root connection over the Unix socket; nullptr with *error if it cannot connect.
@@ -145,13 +81,8 @@ bool MariadbServer::Start(std::string* error, std::chrono::milliseconds ready_ti
         "scripts/setup.sh, which installs mariadb-server";
     return false;
   }
-  std::string tmpl = (std::getenv("TMPDIR") != nullptr ? std::string(std::getenv("TMPDIR")) : "/tmp") +
-                     "/oncemq_mariadb_XXXXXX";
-  if (::mkdtemp(tmpl.data()) == nullptr) {
-    *error = "mkdtemp failed for " + tmpl;
-    return false;
-  }
-  dir_ = tmpl;
+  dir_ = MakeServerDir("oncemq_mariadb", error);
+  if (dir_.empty()) return false;
   socket_ = dir_ + "/s.sock";
   if (!Initialise(error)) return false;
   for (int attempt = 0; attempt < 3; ++attempt) {
@@ -174,7 +105,7 @@ bool MariadbServer::Initialise(std::string* error) {
       "--tmpdir=" + dir_};
   for (std::string& o : CommonServerOptions()) args.push_back(std::move(o));
   const std::string log = dir_ + "/install.log";
-  const pid_t pid = Spawn(args, log);
+  const pid_t pid = SpawnServer(args, log);
   if (pid < 0) {
     *error = "fork failed";
     return false;
@@ -182,7 +113,7 @@ bool MariadbServer::Initialise(std::string* error) {
   int status = 0;
   ::waitpid(pid, &status, 0);
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    *error = "mariadb-install-db failed: " + ReadTail(log);
+    *error = "mariadb-install-db failed: " + FileTail(log);
     return false;
   }
   return true;
@@ -201,29 +132,26 @@ bool MariadbServer::Launch(std::string* error, std::chrono::milliseconds ready_t
                                    "--tmpdir=" + dir_,
                                    "--max-connections=300"};
   for (std::string& o : CommonServerOptions()) args.push_back(std::move(o));
-  pid_ = Spawn(args, dir_ + "/stdout.log");
+  pid_ = SpawnServer(args, dir_ + "/stdout.log");
   if (pid_ < 0) {
     *error = "fork failed";
     return false;
   }
-  const auto deadline = std::chrono::steady_clock::now() + ready_timeout;
   std::string why;
-  while (std::chrono::steady_clock::now() < deadline) {
-    int status = 0;
-    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-      pid_ = -1;
-      *error = "mariadbd on port " + std::to_string(port_) + " exited early: " + LogTail();
-      return false;
-    }
-    if (MYSQL* mysql = ConnectRoot(socket_, &why); mysql != nullptr) {
-      mysql_close(mysql);
-      return true;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  const auto answers = [&] {
+    MYSQL* mysql = ConnectRoot(socket_, &why);
+    if (mysql != nullptr) mysql_close(mysql);
+    return mysql != nullptr;
+  };
+  const std::string where = "mariadbd on port " + std::to_string(port_);
+  switch (WaitUntilAnswering(&pid_, answers, ready_timeout, std::chrono::milliseconds(50))) {
+    case Readiness::kAnswering: return true;
+    case Readiness::kExited: *error = where + " exited early: " + LogTail(); return false;
+    case Readiness::kTimedOut: break;
   }
   Stop();
-  *error = "mariadbd on port " + std::to_string(port_) + " did not accept connections within " +
-           std::to_string(ready_timeout.count()) + " ms (" + why + "): " + LogTail();
+  *error = where + " did not accept connections within " + std::to_string(ready_timeout.count()) + " ms (" +
+           why + "): " + LogTail();
   return false;
 }
 
@@ -245,11 +173,7 @@ bool MariadbServer::Restart(std::string* error, std::chrono::milliseconds ready_
 }
 
 void MariadbServer::Stop() {
-  if (pid_ <= 0) return;
-  ::kill(pid_, SIGKILL);
-  int status = 0;
-  ::waitpid(pid_, &status, 0);
-  pid_ = -1;
+  KillServer(&pid_);
 }
 
 bool MariadbServer::Run(const std::string& sql, std::string* error) {
@@ -295,7 +219,7 @@ bool MariadbServer::CreateDatabase(const std::string& name, std::string* error) 
 }
 
 std::string MariadbServer::LogTail() const {
-  return ReadTail(dir_ + "/error.log") + ReadTail(dir_ + "/stdout.log");
+  return FileTail(dir_ + "/error.log") + FileTail(dir_ + "/stdout.log");
 }
 
 }  // namespace oncemq::testing

@@ -23,6 +23,8 @@
 #include <string>
 #include <vector>
 
+#include "support/servers/server_process.h"
+
 namespace oncemq::testing {
 
 class PostgresServer {
@@ -57,21 +59,11 @@ class PostgresServer {
   }
 
  private:
-  struct RunAs {
-    bool drop = false;  // true when running as root: become uid/gid in the child
-    uid_t uid = 0;
-    gid_t gid = 0;
-  };
-
   bool InitDb(std::string* error);
   bool Launch(std::string* error, std::chrono::milliseconds ready_timeout);
-  bool LaunchOnce(std::string* error, std::chrono::milliseconds ready_timeout);
-  // Forks; the child drops to run_as_, sends its output to `log` and execs args. -1 on failure.
-  pid_t Spawn(const std::vector<std::string>& args, const std::string& log) const;
-  std::string LogTail(const std::string& file) const;
 
   std::string bin_dir_;
-  RunAs run_as_;
+  ServerUser run_as_;  // the postgres user when running as root
   pid_t pid_ = -1;
   int port_ = 0;
   std::string dir_;

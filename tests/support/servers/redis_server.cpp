@@ -1,55 +1,15 @@
 #include "support/servers/redis_server.h"
 
-#include <arpa/inet.h>
-#include <fcntl.h>
 #include <hiredis/hiredis.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
-#include <thread>
 #include <vector>
+
+#include "support/servers/server_process.h"
 
 namespace oncemq::testing {
 
 namespace {
-
-// The path of redis-server found on $PATH, or "" if there is none.
-std::string FindRedisServer() {
-  const char* path = std::getenv("PATH");
-  std::stringstream dirs(path == nullptr ? "/usr/bin:/usr/local/bin" : path);
-  std::string dir;
-  while (std::getline(dirs, dir, ':')) {
-    const std::string candidate = (dir.empty() ? "." : dir) + "/redis-server";
-    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
-  }
-  return "";
-}
-
-// A port that was free a moment ago (0 on failure).
-int PickFreePort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return 0;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof(addr);
-  int port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  ::close(fd);
-  return port;
-}
 
 // Sends one command; true if the reply is not an error.
 bool Command(int port, const char* command, std::string* error) {
@@ -78,18 +38,13 @@ RedisServer::~RedisServer() {
 }
 
 bool RedisServer::Start(std::string* error, std::chrono::milliseconds ready_timeout) {
-  const std::string binary = FindRedisServer();
+  const std::string binary = FindExecutable("redis-server");
   if (binary.empty()) {
     *error = "redis-server is not installed (not on $PATH); run scripts/setup.sh, which installs it";
     return false;
   }
-  std::string tmpl = (std::getenv("TMPDIR") != nullptr ? std::string(std::getenv("TMPDIR")) : "/tmp") +
-                     "/oncemq_redis_XXXXXX";
-  if (::mkdtemp(tmpl.data()) == nullptr) {
-    *error = "mkdtemp failed for " + tmpl;
-    return false;
-  }
-  dir_ = tmpl;
+  dir_ = MakeServerDir("oncemq_redis", error);
+  if (dir_.empty()) return false;
   for (int attempt = 0; attempt < 3; ++attempt) {
     if (StartOnce(binary, error, ready_timeout)) return true;
   }
@@ -108,7 +63,7 @@ bool RedisServer::StartOnce(const std::string& binary, std::string* error,
 
 bool RedisServer::Restart(std::string* error, std::chrono::milliseconds ready_timeout) {
   Stop();
-  return Launch(FindRedisServer(), error, ready_timeout);
+  return Launch(FindExecutable("redis-server"), error, ready_timeout);
 }
 
 void RedisServer::Kill() {
@@ -126,40 +81,21 @@ bool RedisServer::Launch(const std::string& binary, std::string* error,
   } else {
     args.insert(args.end(), {"--appendonly", "no"});
   }
-  const pid_t parent = ::getpid();
-  pid_ = ::fork();
+  pid_ = SpawnServer(args, "");
   if (pid_ < 0) {
     *error = "fork failed";
     return false;
   }
-  if (pid_ == 0) {
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) ::_exit(127);
-    const int null_fd = ::open("/dev/null", O_RDWR);
-    if (null_fd >= 0) {
-      ::dup2(null_fd, STDOUT_FILENO);
-      ::dup2(null_fd, STDERR_FILENO);
-    }
-    std::vector<char*> argv;
-    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    ::execv(binary.c_str(), argv.data());
-    ::_exit(127);
-  }
-  const auto deadline = std::chrono::steady_clock::now() + ready_timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    int status = 0;
-    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-      pid_ = -1;
-      *error = "redis-server on port " + std::to_string(port_) + " exited early: " + LogTail();
-      return false;
-    }
-    if (Command(port_, "PING", nullptr)) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  const std::string where = "redis-server on port " + std::to_string(port_);
+  switch (WaitUntilAnswering(
+      &pid_, [&] { return Command(port_, "PING", nullptr); }, ready_timeout, std::chrono::milliseconds(20))) {
+    case Readiness::kAnswering: return true;
+    case Readiness::kExited: *error = where + " exited early: " + FileTail(dir_ + "/redis.log"); return false;
+    case Readiness::kTimedOut: break;
   }
   Stop();
-  *error = "redis-server on port " + std::to_string(port_) + " did not answer PING within " +
-           std::to_string(ready_timeout.count()) + " ms: " + LogTail();
+  *error = where + " did not answer PING within " + std::to_string(ready_timeout.count()) +
+           " ms: " + FileTail(dir_ + "/redis.log");
   return false;
 }
 
@@ -172,19 +108,7 @@ bool RedisServer::Run(const std::string& command, std::string* error) {
 }
 
 void RedisServer::Stop() {
-  if (pid_ <= 0) return;
-  ::kill(pid_, SIGKILL);
-  int status = 0;
-  ::waitpid(pid_, &status, 0);
-  pid_ = -1;
-}
-
-std::string RedisServer::LogTail() const {
-  std::ifstream in(dir_ + "/redis.log");
-  std::stringstream all;
-  all << in.rdbuf();
-  const std::string text = all.str();
-  return text.size() > 2000 ? text.substr(text.size() - 2000) : text;
+  KillServer(&pid_);
 }
 
 }  // namespace oncemq::testing

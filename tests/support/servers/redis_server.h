@@ -48,7 +48,6 @@ class RedisServer {
   bool StartOnce(const std::string& binary, std::string* error, std::chrono::milliseconds ready_timeout);
   bool Launch(const std::string& binary, std::string* error, std::chrono::milliseconds ready_timeout);
   void Stop();
-  std::string LogTail() const;
 
   bool durable_ = false;
   pid_t pid_ = -1;
