@@ -27,6 +27,7 @@
 #include "oncemq/idempotent_consumer.h"
 #include "support/broker_process.h"
 #include "support/cli_process.h"
+#include "support/produce_keyed.h"
 #include "support/rdkafka_util.h"
 
 extern char** environ;
@@ -67,21 +68,8 @@ std::string CreateTopic(const std::string& address, const std::string& topic) {
 // Sends one message with record key `key` and oncemq-msg-id `msg_id`, and waits for its acknowledgement.
 std::string SendOne(const std::string& address, const std::string& key, const std::string& msg_id,
                     const std::string& payload) {
-  std::string error;
-  auto producer = MakeProducer(address, &error);
-  if (producer == nullptr) return error;
-  RdKafka::Headers* headers = RdKafka::Headers::create();
-  headers->add(std::string(headers::kMsgId), msg_id);
-  RdKafka::ErrorCode err =
-      producer->produce(kTopic, 0, RdKafka::Producer::RK_MSG_COPY, const_cast<char*>(payload.data()),
-                        payload.size(), key.data(), key.size(), 0, headers, nullptr);
-  if (err != RdKafka::ERR_NO_ERROR) {
-    delete headers;
-    return "produce: " + RdKafka::err2str(err);
-  }
-  const auto deadline = Clock::now() + kBound;
-  while (producer->outq_len() > 0 && Clock::now() < deadline) producer->flush(200);
-  return producer->outq_len() == 0 ? "" : "message unacknowledged after the bound";
+  return ProduceKeyed(address, kTopic, {{.partition = 0, .key = key, .payload = payload, .msg_id = msg_id}},
+                      {}, kBound);
 }
 
 // The log end of partition 0 of `topic`; -1 when it cannot be read.

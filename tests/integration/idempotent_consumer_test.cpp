@@ -36,6 +36,7 @@
 #include "client/stores/open_dedup_store.h"
 #include "oncemq/idempotent_consumer.h"
 #include "support/broker_process.h"
+#include "support/produce_keyed.h"
 #include "support/rdkafka_util.h"
 #include "support/servers/mariadb_server.h"
 #include "support/servers/postgres_server.h"
@@ -75,34 +76,16 @@ std::vector<std::string> BrokerArgs() {
 
 struct Outgoing {
   int32_t partition;
-  std::string key;
+  std::string key;  // also its oncemq-msg-id
   std::string payload;
 };
 
 std::string Send(const std::string& address, const std::string& topic,
                  const std::vector<Outgoing>& messages) {
-  std::string error;
-  auto conf = MakeRdKafkaConf(
-      {{"bootstrap.servers", address}, {"acks", "all"}, {"enable.idempotence", "true"}, {"linger.ms", "2"}},
-      &error);
-  if (conf == nullptr) return error;
-  std::unique_ptr<RdKafka::Producer> producer(RdKafka::Producer::create(conf.get(), error));
-  if (producer == nullptr) return "producer: " + error;
-  for (const Outgoing& m : messages) {
-    RdKafka::Headers* headers = RdKafka::Headers::create();
-    headers->add(std::string(headers::kMsgId), m.key);
-    RdKafka::ErrorCode err = producer->produce(topic, m.partition, RdKafka::Producer::RK_MSG_COPY,
-                                               const_cast<char*>(m.payload.data()), m.payload.size(),
-                                               m.key.data(), m.key.size(), 0, headers, nullptr);
-    if (err != RdKafka::ERR_NO_ERROR) {
-      delete headers;
-      return "produce: " + RdKafka::err2str(err);
-    }
-    producer->poll(0);
-  }
-  const auto deadline = Clock::now() + kBound;
-  while (producer->outq_len() > 0 && Clock::now() < deadline) producer->flush(200);
-  return producer->outq_len() == 0 ? "" : "messages unacknowledged after the bound";
+  std::vector<KeyedMessage> keyed;
+  for (const Outgoing& m : messages)
+    keyed.push_back({.partition = m.partition, .key = m.key, .payload = m.payload});
+  return ProduceKeyed(address, topic, keyed, {{"linger.ms", "2"}}, kBound);
 }
 
 std::string CreateTopic(const std::string& address, const std::string& topic, int partitions) {

@@ -23,6 +23,7 @@
 #include "client/stores/open_dedup_store.h"
 #include "oncemq/idempotent_consumer.h"
 #include "support/broker_process.h"
+#include "support/produce_keyed.h"
 #include "support/rdkafka_util.h"
 
 namespace oncemq::testing {
@@ -67,39 +68,12 @@ std::string ReadFile(const std::string& path) {
 // Batches of at most `batch` messages, so that a line logged per batch or per request shows too.
 std::string Produce(const std::string& address, const std::string& topic, int count, int batch,
                     const std::function<std::string(int)>& key) {
-  std::string error;
-  auto conf = MakeRdKafkaConf({{"bootstrap.servers", address},
-                               {"acks", "all"},
-                               {"enable.idempotence", "true"},
-                               {"linger.ms", "5"},
-                               {"batch.num.messages", std::to_string(batch)}},
-                              &error);
-  if (conf == nullptr) return error;
-  std::unique_ptr<RdKafka::Producer> producer(RdKafka::Producer::create(conf.get(), error));
-  if (producer == nullptr) return "producer: " + error;
+  std::vector<KeyedMessage> messages;
   for (int i = 0; i < count; ++i) {
-    const std::string id = key(i);
-    const std::string payload = "payload-" + std::to_string(i);
-    RdKafka::Headers* headers = RdKafka::Headers::create();
-    headers->add(std::string(headers::kMsgId), id);
-    RdKafka::ErrorCode err = producer->produce(
-        topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
-        const_cast<char*>(payload.data()), payload.size(), id.data(), id.size(), 0, headers, nullptr);
-    if (err == RdKafka::ERR__QUEUE_FULL) {
-      delete headers;
-      producer->poll(50);
-      --i;
-      continue;
-    }
-    if (err != RdKafka::ERR_NO_ERROR) {
-      delete headers;
-      return "produce: " + RdKafka::err2str(err);
-    }
-    producer->poll(0);
+    messages.push_back({.key = key(i), .payload = "payload-" + std::to_string(i)});
   }
-  const auto deadline = Clock::now() + kBound;
-  while (producer->outq_len() > 0 && Clock::now() < deadline) producer->flush(200);
-  return producer->outq_len() == 0 ? "" : "messages unacknowledged after the bound";
+  return ProduceKeyed(address, topic, messages,
+                      {{"linger.ms", "5"}, {"batch.num.messages", std::to_string(batch)}}, kBound);
 }
 
 class LogVolumeTest : public ::testing::Test {
