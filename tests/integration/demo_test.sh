@@ -38,6 +38,8 @@ run_demo() {  # run_demo NAME ARGS...
   check "$name" "$log" '^  duplicate cards +0 '
   check "$name" "$log" '^  outbox FAILED +0 '
   check "$name" "$log" '^  broker restarts +2 '
+  check "$name" "$log" '^  produce acks lost +[1-9]'
+  check "$name" "$log" '^  connections cut +[1-9]'
   check "$name" "$log" '^  consumers killed +[1-9]'
   check "$name" "$log" '^  offset commits lost +[1-9]'
   check "$name" "$log" '^verdict: every payment has exactly one card'

@@ -35,6 +35,7 @@ namespace oncemq::testing {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using chaos::FaultAction;
 using chaos::FaultProxy;
 using chaos::FaultRule;
 using std::chrono::milliseconds;
@@ -370,6 +371,7 @@ TEST_F(OutboxRelayTest, LostAcksAreCompensatedAndTheTopicHoldsEachMessageOnce) {
                                        .delay = milliseconds(0),
                                        .lost_ack_close_min = milliseconds(4000),
                                        .lost_ack_close_max = milliseconds(5000)});
+  proxy.ArmOnce(kProduceApi, FaultAction::kDropResponse);  // one whatever the dice say
   std::shared_ptr<Outbox> outbox = OpenOutbox(outbox_uri_);
   ASSERT_NE(outbox, nullptr);
   constexpr int kMessages = 1000;

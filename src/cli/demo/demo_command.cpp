@@ -201,6 +201,9 @@ class Demo {
                                                     .delay = milliseconds(0),
                                                     .lost_ack_close_min = milliseconds(3500),
                                                     .lost_ack_close_max = milliseconds(4500)});
+      // One of each whatever the dice say: every run shows the upper half's faults too.
+      proxy_->ArmOnce(kProduceApi, chaos::FaultAction::kDropResponse);
+      proxy_->ArmOnce(kProduceApi, chaos::FaultAction::kCut);
       // The card services' offset commits (the proxy carries their coordinator traffic too): the broker
       // stores a commit whose answer is lost, or the connection is cut right after it.
       consumer_proxy_->SetRule(kOffsetCommitApi, chaos::FaultRule{.drop_response = 0.05,
