@@ -913,6 +913,16 @@ std::vector<Outgoing> Orders(int from, int to) {
   return out;
 }
 
+// True when group "billing" has committed exactly `offset` on every partition of "orders".
+bool BillingCommittedEverywhereAt(const std::string& address, int64_t offset) {
+  std::string ignored;
+  Progress progress = ProgressOf(address, "billing", "orders", kPartitions, &ignored);
+  for (int32_t p = 0; p < kPartitions; ++p) {
+    if (progress.committed[p] != offset) return false;
+  }
+  return true;
+}
+
 TEST_F(ConsumerTest, StoreOutageHoldsMessagesUntilTheStoreIsBack) {
   RedisServer redis(/*durable=*/true);
   std::string error;
@@ -923,14 +933,7 @@ TEST_F(ConsumerTest, StoreOutageHoldsMessagesUntilTheStoreIsBack) {
   ASSERT_EQ(Send(broker_->address(), "orders", Orders(0, 100)), "");
   ASSERT_TRUE(WaitFor([&] { return ledger.Keys() == 100; }));
   // The first 100 are done (recorded and committed) before the store goes.
-  ASSERT_TRUE(WaitFor([&] {
-    std::string ignored;
-    Progress progress = ProgressOf(broker_->address(), "billing", "orders", kPartitions, &ignored);
-    for (int32_t p = 0; p < kPartitions; ++p) {
-      if (progress.committed[p] != 25) return false;
-    }
-    return true;
-  }));
+  ASSERT_TRUE(WaitFor([&] { return BillingCommittedEverywhereAt(broker_->address(), 25); }));
 
   redis.Kill();
   ASSERT_EQ(Send(broker_->address(), "orders", Orders(100, 200)), "");
@@ -972,14 +975,7 @@ TEST_F(ConsumerTest, PartitionsHeldForTheStoreAndGivenBackByARebalanceAreFetched
   ASSERT_TRUE(WaitFor([&] { return ledger.Keys() == 40; }));
   // The first 40 are recorded and committed before the store goes: a store killed mid-complete would
   // keep the loop retrying that write, and no rebalance could reach the consumer meanwhile.
-  ASSERT_TRUE(WaitFor([&] {
-    std::string ignored;
-    Progress progress = ProgressOf(broker_->address(), "billing", "orders", kPartitions, &ignored);
-    for (int32_t p = 0; p < kPartitions; ++p) {
-      if (progress.committed[p] != 10) return false;
-    }
-    return true;
-  }));
+  ASSERT_TRUE(WaitFor([&] { return BillingCommittedEverywhereAt(broker_->address(), 10); }));
 
   redis.Kill();
   ASSERT_EQ(Send(broker_->address(), "orders", Orders(40, 80)), "");
