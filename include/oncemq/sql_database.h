@@ -36,7 +36,8 @@ class SqlDatabase {
   virtual SqlEngine engine() const = 0;
   virtual Status Transact(const std::function<Status(SqlTransaction&)>& fn) = 0;
   // Runs one statement on its own, outside any transaction (autocommit): for DDL, which MySQL would
-  // otherwise commit implicitly in the middle of a transaction. Services that start together may each
+  // otherwise commit implicitly in the middle of a transaction. A transaction the SQL opens (BEGIN) is
+  // rolled back at once, never left open on a connection. Services that start together may each
   // run the same CREATE … IF NOT EXISTS: that is safe on every engine (PostgreSQL's races with itself, so
   // there every Execute of every process runs under one advisory lock).
   virtual Status Execute(std::string_view sql) = 0;

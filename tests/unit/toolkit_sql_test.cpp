@@ -59,6 +59,7 @@ class ToolkitSql : public ::testing::TestWithParam<SqlEngine> {
     std::string error;
     const std::string uri = testing::NewTestDatabase(GetParam(), &error);
     if (uri.empty()) GTEST_SKIP() << testing::EngineName(GetParam()) << " is not available: " << error;
+    uri_ = uri;
     Result<std::shared_ptr<SqlDatabase>> db = OpenSqlDatabase(uri);
     ASSERT_TRUE(db.ok()) << db.status().ToString();
     db_ = std::move(db).value();
@@ -120,6 +121,7 @@ class ToolkitSql : public ::testing::TestWithParam<SqlEngine> {
     return rows.empty() ? "" : rows[0];
   }
 
+  std::string uri_;
   std::shared_ptr<SqlDatabase> db_;
   const VersionedTable orders_{.table = "orders"};
   const StateTable order_states_{.table = "orders"};
@@ -238,6 +240,31 @@ TEST_P(ToolkitSql, ConcurrentCreateTableIfNotExistsSucceedsEverywhere) {
   for (std::thread& t : threads) t.join();
   EXPECT_EQ(failures.size(), 0u) << "first: " << (failures.empty() ? "" : failures.front());
   EXPECT_EQ(Rows("SELECT COUNT(*) FROM race_24"), std::vector<std::string>{"0"});
+}
+
+// Execute is autocommit: SQL that opens a transaction must not leave it open on a connection, where the
+// next statements would silently never commit. On PostgreSQL a failure inside it would also keep
+// Execute's lock with that connection, and every later Execute of every process would wait for it.
+TEST_P(ToolkitSql, ExecuteLeavesNoTransactionOpen) {
+  Result<std::shared_ptr<SqlDatabase>> one = OpenSqlDatabase(uri_, {.pool_size = 1});
+  ASSERT_TRUE(one.ok()) << one.status().ToString();
+  SqlDatabase& single = **one;  // one connection: every Execute below runs on it
+  auto insert = [&](const std::string& id) {
+    return single.Execute("INSERT INTO processed (msg_id, note) VALUES ('" + id + "', 'x')");
+  };
+  ASSERT_TRUE(single.Execute("BEGIN").ok());
+  ASSERT_TRUE(insert("after-begin").ok());
+  // Seen from another connection: committed, not left in an open transaction.
+  EXPECT_EQ(Rows("SELECT COUNT(*) FROM processed"), std::vector<std::string>{"1"});
+
+  ASSERT_TRUE(single.Execute("BEGIN").ok());
+  EXPECT_FALSE(insert("after-begin").ok());  // a duplicate key: fails inside the transaction
+  if (GetParam() == SqlEngine::kPostgres) {
+    EXPECT_EQ(Rows("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"),
+              std::vector<std::string>{"0"});
+  }
+  EXPECT_TRUE(insert("after-the-failure").ok());
+  EXPECT_EQ(Rows("SELECT COUNT(*) FROM processed"), std::vector<std::string>{"2"});
 }
 
 // --- UpdateIfVersion ---

@@ -59,7 +59,8 @@ class PostgresDatabase final : public SqlDatabase {
   // Under a session advisory lock that every process's Execute takes: PostgreSQL's CREATE … IF NOT EXISTS
   // races with itself (of two creators at once, one fails on a unique index of the catalog), and services
   // that start together create their tables together. A session lock rather than a transaction, so that
-  // statements that cannot run in one still can; a lost connection releases it with the session.
+  // statements that cannot run in one still can; a lost connection releases it with the session. (A
+  // transaction the SQL opened is rolled back when the pool takes the connection back.)
   Status Execute(std::string_view sql) override {
     Result<PgPool::Lease> lease = pool_.Acquire();
     if (!lease.ok()) return lease.status();

@@ -43,7 +43,9 @@ class SqliteDatabase final : public SqlDatabase {
 
   Status Execute(std::string_view sql) override {
     std::lock_guard lock(mu_);
-    return Exec(std::string(sql).c_str());
+    Status outcome = Exec(std::string(sql).c_str());
+    RollbackIfOpen();  // autocommit: a transaction the SQL opened would hold the write lock
+    return outcome;
   }
 
   Status Exec(const char* sql) {
