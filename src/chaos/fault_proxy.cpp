@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "chaos/kafka_frames.h"
+#include "common/bytes.h"
 
 namespace oncemq::chaos {
 
@@ -230,7 +231,7 @@ bool FaultProxy::Connection::ProcessRequests() {
   size_t pos = 0;
   bool ok = true;
   while (client_.in.size() - pos >= 4) {
-    int32_t size = LoadI32(client_.in.data() + pos);
+    int32_t size = static_cast<int32_t>(LoadBe32(client_.in.data() + pos));
     if (size < 8 || static_cast<size_t>(size) > kMaxFrame) {
       ok = false;
       break;
@@ -261,7 +262,7 @@ bool FaultProxy::Connection::ProcessResponses() {
   size_t pos = 0;
   bool ok = true;
   while (ok && upstream_.in.size() - pos >= 4) {
-    int32_t size = LoadI32(upstream_.in.data() + pos);
+    int32_t size = static_cast<int32_t>(LoadBe32(upstream_.in.data() + pos));
     if (size < 4 || static_cast<size_t>(size) > kMaxFrame) {
       ok = false;
       break;
@@ -277,7 +278,7 @@ bool FaultProxy::Connection::ProcessResponses() {
 }
 
 bool FaultProxy::Connection::OnResponse(std::vector<uint8_t> frame) {
-  int32_t correlation_id = LoadI32(frame.data() + 4);
+  int32_t correlation_id = static_cast<int32_t>(LoadBe32(frame.data() + 4));
   Pending p{-1, -1, Planned{}};
   if (auto it = pending_.find(correlation_id); it != pending_.end()) {
     p = it->second;

@@ -31,7 +31,7 @@
 // Frames the proxy cannot parse (too short, negative or over 256 MiB) close that connection pair.
 //
 // Product code, not a test helper: `oncemq demo`, the chaos tests and the integration tests all drive it.
-// It depends on nothing but sockets and threads; the broker never links it.
+// It depends on sockets, threads and the wire decoder (src/protocol); the broker never links it.
 //
 // Threads: one accept thread plus one thread per client connection (plain sockets and poll). Every
 // public method is thread-safe. Stop() (also run by the destructor) closes every socket and joins

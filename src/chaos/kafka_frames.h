@@ -1,7 +1,8 @@
-// The few Kafka frame fields the fault proxy reads or rewrites, parsed in place with bounds checks: a
-// request's header (and whether a Produce request expects an answer), and the broker ports that Metadata
-// and FindCoordinator responses advertise. Every function takes one frame's payload (after its INT32
-// size) and never reads past `size`; a payload that does not parse is reported, never trusted.
+// The few Kafka frame fields the fault proxy reads or rewrites, parsed in place with protocol::Reader's
+// bounds checks: a request's header (and whether a Produce request expects an answer), and the broker
+// ports that Metadata and FindCoordinator responses advertise. Every function takes one frame's payload
+// (after its INT32 size) and never reads past `size`; a payload that does not parse is reported, never
+// trusted.
 // Thread safety: pure functions.
 #pragma once
 
@@ -24,9 +25,6 @@ struct RequestHeader {
 // Reads the request header and, for Produce, whether acks=0 (no response will come). nullopt if the
 // payload is shorter than a header.
 std::optional<RequestHeader> ParseRequest(const uint8_t* payload, size_t size);
-
-// A big-endian INT32 (a frame's size prefix, a response's correlation_id). REQUIRES: 4 readable bytes.
-int32_t LoadI32(const uint8_t* p);
 
 // Rewrites, in a Metadata response payload of `version`, every broker port equal to `from` to `to`.
 // Returns how many were rewritten, or -1 if the payload does not parse (it may then be partly rewritten).

@@ -923,23 +923,33 @@ bool BillingCommittedEverywhereAt(const std::string& address, int64_t offset) {
   return true;
 }
 
-TEST_F(ConsumerTest, StoreOutageHoldsMessagesUntilTheStoreIsBack) {
-  RedisServer redis(/*durable=*/true);
-  std::string error;
-  ASSERT_TRUE(redis.Start(&error)) << error;
-  Ledger ledger;
-  RunningConsumer consumer;
-  ASSERT_EQ(StartLedgerConsumer(consumer, ledger, redis.uri()), "");
-  ASSERT_EQ(Send(broker_->address(), "orders", Orders(0, 100)), "");
-  ASSERT_TRUE(WaitFor([&] { return ledger.Keys() == 100; }));
-  // The first 100 are done (recorded and committed) before the store goes.
-  ASSERT_TRUE(WaitFor([&] { return BillingCommittedEverywhereAt(broker_->address(), 25); }));
+// The opening of the store-outage tests: Redis up, a ledger consumer on it, orders o0 … o<n - 1> handled
+// and committed — a store killed mid-complete would keep the loop retrying that write — then Redis killed
+// and o<n> … o<2n - 1> sent, until the consumer has seen `failures` store failures holding them.
+class StoreOutageTest : public ConsumerTest {
+ protected:
+  void HandleThenLoseTheStore(int n, uint64_t failures) {
+    std::string error;
+    ASSERT_TRUE(redis_.Start(&error)) << error;
+    ASSERT_EQ(StartLedgerConsumer(consumer_, ledger_, redis_.uri()), "");
+    ASSERT_EQ(Send(broker_->address(), "orders", Orders(0, n)), "");
+    ASSERT_TRUE(WaitFor([&] { return ledger_.Keys() == static_cast<size_t>(n); }));
+    ASSERT_TRUE(WaitFor([&] { return BillingCommittedEverywhereAt(broker_->address(), n / kPartitions); }));
+    redis_.Kill();
+    ASSERT_EQ(Send(broker_->address(), "orders", Orders(n, 2 * n)), "");
+    ASSERT_TRUE(WaitFor([&] { return consumer_.stats().store_failures >= failures; }));
+  }
 
-  redis.Kill();
-  ASSERT_EQ(Send(broker_->address(), "orders", Orders(100, 200)), "");
-  ASSERT_TRUE(WaitFor([&] { return consumer.stats().store_failures >= 3; }));
-  EXPECT_EQ(ledger.Keys(), 100u) << "a handler ran while the store was down";
-  EXPECT_EQ(consumer.stats().unprotected, 0u);
+  RedisServer redis_{/*durable=*/true};
+  Ledger ledger_;
+  RunningConsumer consumer_;
+};
+
+TEST_F(StoreOutageTest, StoreOutageHoldsMessagesUntilTheStoreIsBack) {
+  ASSERT_NO_FATAL_FAILURE(HandleThenLoseTheStore(100, 3));
+  std::string error;
+  EXPECT_EQ(ledger_.Keys(), 100u) << "a handler ran while the store was down";
+  EXPECT_EQ(consumer_.stats().unprotected, 0u);
   // Nothing in doubt is committed past: each partition's commit stays at the first held message (25 of
   // the first 100 went to each partition).
   std::string progress_error;
@@ -951,47 +961,35 @@ TEST_F(ConsumerTest, StoreOutageHoldsMessagesUntilTheStoreIsBack) {
         << "partition " << p << " committed past a message the store never saw";
   }
 
-  ASSERT_TRUE(redis.Restart(&error)) << error;
-  ASSERT_TRUE(WaitFor([&] { return ledger.Keys() == 200; })) << ledger.Keys();
+  ASSERT_TRUE(redis_.Restart(&error)) << error;
+  ASSERT_TRUE(WaitFor([&] { return ledger_.Keys() == 200; })) << ledger_.Keys();
   // Copies of already handled keys are still recognised after the restart.
   ASSERT_EQ(Send(broker_->address(), "orders", Orders(0, 20)), "");
-  ASSERT_TRUE(WaitFor([&] { return consumer.stats().duplicates >= 20; }));
-  consumer.StopAndJoin();
-  for (const auto& [key, effects] : ledger.Effects()) EXPECT_EQ(effects, 1) << key;
+  ASSERT_TRUE(WaitFor([&] { return consumer_.stats().duplicates >= 20; }));
+  consumer_.StopAndJoin();
+  for (const auto& [key, effects] : ledger_.Effects()) EXPECT_EQ(effects, 1) << key;
   ExpectAllCommitted("billing", "orders", kPartitions);
 }
 
 // A rebalance while the store is down: the member's partitions are paused on held messages when the group
 // takes them away (here the broker restarts, so the group is formed anew) and gives them back. librdkafka
 // keeps a pause across that; the consumer must resume them, or the partitions are never fetched again.
-TEST_F(ConsumerTest, PartitionsHeldForTheStoreAndGivenBackByARebalanceAreFetchedAgain) {
-  RedisServer redis(/*durable=*/true);
+TEST_F(StoreOutageTest, PartitionsHeldForTheStoreAndGivenBackByARebalanceAreFetchedAgain) {
+  // The first 40 committed first: a loop retrying a write to the dead store lets no rebalance reach it.
+  ASSERT_NO_FATAL_FAILURE(HandleThenLoseTheStore(40, 2));  // 2 failures: every partition held
   std::string error;
-  ASSERT_TRUE(redis.Start(&error)) << error;
-  Ledger ledger;
-  RunningConsumer consumer;
-  ASSERT_EQ(StartLedgerConsumer(consumer, ledger, redis.uri()), "");
-  ASSERT_EQ(Send(broker_->address(), "orders", Orders(0, 40)), "");
-  ASSERT_TRUE(WaitFor([&] { return ledger.Keys() == 40; }));
-  // The first 40 are recorded and committed before the store goes: a store killed mid-complete would
-  // keep the loop retrying that write, and no rebalance could reach the consumer meanwhile.
-  ASSERT_TRUE(WaitFor([&] { return BillingCommittedEverywhereAt(broker_->address(), 10); }));
-
-  redis.Kill();
-  ASSERT_EQ(Send(broker_->address(), "orders", Orders(40, 80)), "");
-  ASSERT_TRUE(WaitFor([&] { return consumer.stats().store_failures >= 2; }));  // every partition held
-  const uint64_t assignments = consumer.stats().rebalances;
+  const uint64_t assignments = consumer_.stats().rebalances;
   ASSERT_TRUE(broker_->Kill());
   ASSERT_TRUE(broker_->Restart(&error)) << error;
   ASSERT_TRUE(WaitFor([&] {
-    const ConsumerStats s = consumer.stats();
+    const ConsumerStats s = consumer_.stats();
     return s.rebalances > assignments && s.assigned_partitions > 0;
   })) << "the consumer was not given its partitions again";
 
-  ASSERT_TRUE(redis.Restart(&error)) << error;
-  EXPECT_TRUE(WaitFor([&] { return ledger.Keys() == 80; })) << ledger.Keys() << " of 80 keys handled";
-  consumer.StopAndJoin();
-  for (const auto& [key, effects] : ledger.Effects()) EXPECT_EQ(effects, 1) << key;
+  ASSERT_TRUE(redis_.Restart(&error)) << error;
+  EXPECT_TRUE(WaitFor([&] { return ledger_.Keys() == 80; })) << ledger_.Keys() << " of 80 keys handled";
+  consumer_.StopAndJoin();
+  for (const auto& [key, effects] : ledger_.Effects()) EXPECT_EQ(effects, 1) << key;
 }
 
 }  // namespace

@@ -19,6 +19,9 @@
 #include <thread>
 #include <vector>
 
+#include "common/bytes.h"
+#include "protocol/writer.h"
+
 namespace oncemq::chaos {
 namespace {
 
@@ -26,29 +29,20 @@ using std::chrono::milliseconds;
 
 constexpr int16_t kApiVersionsApi = 18;
 
-void PutI16(std::vector<uint8_t>& out, int16_t v) {
-  out.push_back(static_cast<uint8_t>(static_cast<uint16_t>(v) >> 8));
-  out.push_back(static_cast<uint8_t>(v));
-}
-
-void PutI32(std::vector<uint8_t>& out, int32_t v) {
-  for (int shift = 24; shift >= 0; shift -= 8)
-    out.push_back(static_cast<uint8_t>(static_cast<uint32_t>(v) >> shift));
-}
-
-int32_t GetI32(const uint8_t* p) {
-  return static_cast<int32_t>((uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3]);
+int32_t LoadI32(const uint8_t* p) {
+  return static_cast<int32_t>(LoadBe32(p));
 }
 
 // An ApiVersions v0 request frame (header only, null client id).
-std::vector<uint8_t> Request(int32_t correlation_id) {
-  std::vector<uint8_t> frame;
-  PutI32(frame, 10);
-  PutI16(frame, kApiVersionsApi);
-  PutI16(frame, 0);
-  PutI32(frame, correlation_id);
-  PutI16(frame, -1);
-  return frame;
+Bytes Request(int32_t correlation_id) {
+  protocol::Writer w;
+  const size_t size_at = w.ReserveInt32();
+  w.Int16(kApiVersionsApi);
+  w.Int16(0);
+  w.Int32(correlation_id);
+  w.NullableString(std::nullopt);
+  w.PatchLengthSince(size_at);
+  return w.Take();
 }
 
 int Listen(uint16_t* port) {
@@ -117,9 +111,9 @@ Seen ReadFor(int fd, milliseconds bound, size_t want = SIZE_MAX) {
       break;
     }
     in.insert(in.end(), buf, buf + n);
-    while (in.size() >= 8 && in.size() >= 4 + static_cast<size_t>(GetI32(in.data()))) {
-      seen.answered.push_back(GetI32(in.data() + 4));
-      in.erase(in.begin(), in.begin() + 4 + GetI32(in.data()));
+    while (in.size() >= 8 && in.size() >= 4 + static_cast<size_t>(LoadI32(in.data()))) {
+      seen.answered.push_back(LoadI32(in.data() + 4));
+      in.erase(in.begin(), in.begin() + 4 + LoadI32(in.data()));
     }
   }
   return seen;
@@ -157,13 +151,13 @@ class EchoBroker {
       ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
       if (n <= 0) break;
       in.insert(in.end(), buf, buf + n);
-      std::vector<uint8_t> answers;
-      while (in.size() >= 12 && in.size() >= 4 + static_cast<size_t>(GetI32(in.data()))) {
-        PutI32(answers, 4);
-        PutI32(answers, GetI32(in.data() + 8));  // size, api_key, api_version, then the correlation id
-        in.erase(in.begin(), in.begin() + 4 + GetI32(in.data()));
+      protocol::Writer answers;
+      while (in.size() >= 12 && in.size() >= 4 + static_cast<size_t>(LoadI32(in.data()))) {
+        answers.Int32(4);
+        answers.Int32(LoadI32(in.data() + 8));  // size, api_key, api_version, then the correlation id
+        in.erase(in.begin(), in.begin() + 4 + LoadI32(in.data()));
       }
-      if (!answers.empty() && !SendAll(fd, answers)) break;
+      if (answers.size() > 0 && !SendAll(fd, answers.bytes())) break;
     }
     ::close(fd);
   }
