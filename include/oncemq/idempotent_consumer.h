@@ -123,6 +123,10 @@ std::string DeadLetterTopicName(std::string_view group);
 struct IdempotentConsumerOptions {
   std::string bootstrap_servers = "127.0.0.1:9092";
   std::string group;
+  // Topic names, or patterns: an entry starting with '^' is a POSIX extended regular expression, as
+  // librdkafka reads it. A consumer started before a topic (or any match of a pattern) exists begins on it
+  // within seconds once it appears; topics matching a pattern that appear later join at librdkafka's metadata
+  // refresh (topic.metadata.refresh.interval.ms in kafka_config).
   std::vector<std::string> topics;
   // Extra librdkafka settings for the consumer and the retry producer (e.g. "session.timeout.ms").
   std::map<std::string, std::string> kafka_config;

@@ -36,6 +36,7 @@
 #include "client/stores/open_dedup_store.h"
 #include "oncemq/idempotent_consumer.h"
 #include "support/broker_process.h"
+#include "support/captured_log.h"
 #include "support/produce_keyed.h"
 #include "support/rdkafka_util.h"
 #include "support/servers/mariadb_server.h"
@@ -498,6 +499,35 @@ TEST_F(ConsumerTest, ConsumerStartedBeforeItsTopicExistsConsumesOnceTheTopicAppe
       << handled.load() << " of " << kMessages << " handled";
 }
 
+// A pattern subscription ("^…", as librdkafka reads one) started before any topic matches it: reported as
+// a pattern nothing matches yet, not as a missing topic, and consumed once a matching topic appears — at the
+// consumer's next look, not at librdkafka's periodic refresh (5 minutes by default).
+TEST_F(ConsumerTest, PatternSubscriptionStartedBeforeAnyMatchConsumesOnceATopicMatches) {
+  constexpr int kMessages = 4;
+  CapturedLog log;
+  std::atomic<int> handled{0};
+  IdempotentConsumerOptions options = BaseOptions(broker_->address(), "late-readers", "^eu-.*");
+  options.store = OpenStore("sqlite://" + broker_->work_dir() + "/late.db");
+  RunningConsumer consumer;
+  ASSERT_EQ(consumer.Start(options,
+                           [&](const MessageView& message, HandlerContext&) {
+                             if (message.topic == "eu-orders") ++handled;
+                             return Status::Ok();
+                           }),
+            "");
+  ASSERT_TRUE(WaitFor([&] { return consumer.stats().assigned_partitions > 0; }));
+  std::vector<Outgoing> messages;
+  for (int i = 0; i < kMessages; ++i) messages.push_back({i % kPartitions, "eu-" + std::to_string(i), "x"});
+  ASSERT_EQ(Send(broker_->address(), "eu-orders", messages), "");  // the broker creates the topic
+  EXPECT_TRUE(WaitFor([&] { return handled.load() == kMessages; }, seconds(60)))
+      << handled.load() << " of " << kMessages << " handled";
+  consumer.StopAndJoin();
+
+  const std::string text = log.Text();
+  EXPECT_NE(text.find("no topic matches ^eu-.* (yet)"), std::string::npos) << text;
+  EXPECT_EQ(text.find("does not exist"), std::string::npos) << text;
+}
+
 TEST_F(ConsumerTest, FailingHandlerWalksTheRetryLevelsIntoTheDeadLetterTopic) {
   struct Try {
     std::string topic;
@@ -575,6 +605,51 @@ TEST_F(ConsumerTest, FailingHandlerWalksTheRetryLevelsIntoTheDeadLetterTopic) {
   ExpectAllCommitted("billing", "orders", kPartitions);
   for (int level = 1; level <= 3; ++level)
     ExpectAllCommitted("billing", "billing.retry." + std::to_string(level), 1);
+}
+
+// A retry copy that is due goes ahead of a later copy of its partition that is not: it is neither held
+// behind the later one nor claimed twice (claim, give up, claim again).
+TEST_F(ConsumerTest, ADueRetryCopyIsHandledAheadOfALaterCopyNotDueYet) {
+  ASSERT_EQ(CreateTopic(broker_->address(), "billing.retry.1", 1), "");
+  const int64_t now_ms =
+      std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  const int64_t late_due_ms = now_ms + 8'000;
+  auto retry_copy = [](std::string key, int64_t deliver_at_ms) {
+    return KeyedMessage{.partition = 0,
+                        .key = key,
+                        .payload = "p",
+                        .msg_id = {},
+                        .headers = {{std::string(headers::kAttempt), "1"},
+                                    {std::string(headers::kDeliverAt), std::to_string(deliver_at_ms)}}};
+  };
+  // One producer batch, so that the consumer reads both copies in one pass.
+  ASSERT_EQ(ProduceKeyed(broker_->address(), "billing.retry.1",
+                         {retry_copy("due", now_ms - 1'000), retry_copy("late", late_due_ms)},
+                         {{"linger.ms", "50"}}, kBound),
+            "");
+
+  std::mutex mu;
+  std::map<std::string, int64_t> ran_at_ms;  // store clock
+  std::shared_ptr<DedupStore> store = OpenStore("sqlite://" + broker_->work_dir() + "/dedup.db");
+  ASSERT_NE(store, nullptr);
+  RunningConsumer consumer;
+  IdempotentConsumerOptions options = BaseOptions(broker_->address(), "billing", "orders");
+  options.store = store;
+  ASSERT_EQ(consumer.Start(options,
+                           [&](const MessageView&, HandlerContext& context) {
+                             std::lock_guard lock(mu);
+                             ran_at_ms[std::string(context.key)] = store->NowMs().value();
+                             return Status::Ok();
+                           }),
+            "");
+  ASSERT_TRUE(WaitFor([&] { return consumer.stats().handled == 2; })) << consumer.stats().handled;
+  consumer.StopAndJoin();
+
+  std::lock_guard lock(mu);
+  EXPECT_LT(ran_at_ms["due"], late_due_ms) << "the due copy waited for the later one";
+  EXPECT_GE(ran_at_ms["late"], late_due_ms) << "the later copy ran before it was due";
+  EXPECT_EQ(consumer.stats().claimed, 2u) << "a key was claimed, given up and claimed again";
+  ExpectAllCommitted("billing", "billing.retry.1", 1);
 }
 
 // ---------------------------------------------------------------------------------------------------

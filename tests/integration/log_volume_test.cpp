@@ -7,7 +7,6 @@
 //      a few lines, and so does the broker.
 #include <gtest/gtest.h>
 #include <librdkafka/rdkafkacpp.h>
-#include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -15,7 +14,6 @@
 #include <fstream>
 #include <functional>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -23,6 +21,7 @@
 #include "client/stores/open_dedup_store.h"
 #include "oncemq/idempotent_consumer.h"
 #include "support/broker_process.h"
+#include "support/captured_log.h"
 #include "support/produce_keyed.h"
 #include "support/rdkafka_util.h"
 
@@ -124,25 +123,6 @@ TEST_F(LogVolumeTest, BrokerLogsEventsNotMessages) {
   consumer.reset();  // closes: commits flushed, the group left
   ExpectBrokerLogShort();
 }
-
-// Captures what the SDK logs through spdlog's default logger for the life of the object.
-class CapturedLog {
- public:
-  CapturedLog() : previous_(spdlog::default_logger()) {
-    auto logger =
-        std::make_shared<spdlog::logger>("captured", std::make_shared<spdlog::sinks::ostream_sink_mt>(text_));
-    spdlog::set_default_logger(logger);
-  }
-  ~CapturedLog() { spdlog::set_default_logger(previous_); }
-  std::string Text() {
-    spdlog::default_logger()->flush();
-    return text_.str();
-  }
-
- private:
-  std::shared_ptr<spdlog::logger> previous_;
-  std::ostringstream text_;
-};
 
 TEST_F(LogVolumeTest, IdempotentConsumerLogsEventsNotMessages) {
   constexpr int kKeys = 1'600;    // messages kKeys… repeat keys from the start: 400 duplicates

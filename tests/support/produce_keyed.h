@@ -17,12 +17,13 @@
 namespace oncemq::testing {
 
 // A message to produce: record key `key`, header oncemq-msg-id `msg_id` ("" for `key`, the usual business
-// key), to `partition` (PARTITION_UA: the partitioner picks).
+// key), to `partition` (PARTITION_UA: the partitioner picks), with `headers` after it.
 struct KeyedMessage {
   int32_t partition = RdKafka::Topic::PARTITION_UA;
   std::string key = {};
   std::string payload = {};
   std::string msg_id = {};
+  std::map<std::string, std::string> headers = {};
 };
 
 // Produces `messages` to `topic` through an idempotent acks=all producer (plus `settings`) and waits, at
@@ -44,6 +45,7 @@ inline std::string ProduceKeyed(const std::string& address, const std::string& t
     const KeyedMessage& m = messages[i];
     RdKafka::Headers* headers = RdKafka::Headers::create();
     headers->add(std::string(headers::kMsgId), m.msg_id.empty() ? m.key : m.msg_id);
+    for (const auto& [name, value] : m.headers) headers->add(name, value);
     const RdKafka::ErrorCode err = producer->produce(topic, m.partition, RdKafka::Producer::RK_MSG_COPY,
                                                      const_cast<char*>(m.payload.data()), m.payload.size(),
                                                      m.key.data(), m.key.size(), 0, headers, nullptr);

@@ -40,7 +40,7 @@ void IdempotentConsumer::Impl::Process(std::vector<Item>& items) {
   if (options_.store) DecideLease(to_decide);
   for (Item* item : to_decide) {
     if (item->fate != Fate::kPending) continue;
-    if (PartitionHeld(item->partition)) {  // an earlier message of its partition waits: so does it
+    if (HeldBehindEarlier(*item)) {
       Abandon(*item);
       HoldItem(std::move(*item), holds_[item->partition].ready_at);
       continue;

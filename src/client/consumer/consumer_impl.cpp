@@ -12,6 +12,7 @@
 
 #include "client/consumer/consumer_counters.h"
 #include "client/consumer/rdkafka_config.h"
+#include "client/consumer/topic_subscription.h"
 #include "common/clock.h"
 
 namespace oncemq {
@@ -253,6 +254,12 @@ void IdempotentConsumer::Impl::ReleaseDueHolds() {
   }
 }
 
+bool IdempotentConsumer::Impl::HeldBehindEarlier(const Item& item) const {
+  auto hold = holds_.find(item.partition);
+  return hold != holds_.end() && !hold->second.items.empty() &&
+         hold->second.items.begin()->first < item.view.offset;
+}
+
 void IdempotentConsumer::Impl::HoldItem(Item&& item, Clock::time_point ready_at) {
   const bool newly_held = !PartitionHeld(item.partition);
   Hold& hold = holds_[item.partition];
@@ -367,14 +374,22 @@ void IdempotentConsumer::Impl::LookForMissingTopics() {
     return;  // the cluster does not answer now: look again later
   }
   std::unique_ptr<RdKafka::Metadata> metadata(raw);
+  std::vector<std::string> listed;
   for (const RdKafka::TopicMetadata* topic : *metadata->topics()) {
     if (topic->err() == RdKafka::ERR_NO_ERROR && !topic->partitions()->empty())
-      missing_topics_.erase(topic->topic());
+      listed.push_back(topic->topic());
   }
+  missing_topics_ = client::UnlistedSubscriptions(missing_topics_, listed);
   if (!missing_topics_.empty() && !missing_topics_said_) {
     missing_topics_said_ = true;
-    spdlog::warn("idempotent consumer {}: topic {} does not exist (yet); consuming it once it does",
-                 options_.group, *missing_topics_.begin());
+    const std::string& first = *missing_topics_.begin();
+    if (client::IsTopicPattern(first)) {
+      spdlog::warn("idempotent consumer {}: no topic matches {} (yet); consuming each once it exists",
+                   options_.group, first);
+    } else {
+      spdlog::warn("idempotent consumer {}: topic {} does not exist (yet); consuming it once it does",
+                   options_.group, first);
+    }
   }
 }
 

@@ -90,6 +90,9 @@ class IdempotentConsumer::Impl {
   void HoldForStore(Item&& item);
   void Abandon(Item& item);
   bool PartitionHeld(const client::PartitionId& partition) const { return holds_.contains(partition); }
+  // Whether a message of `item`'s partition with a smaller offset waits in a hold: `item` must wait
+  // behind it. A message held after `item` (a later retry copy not due yet) does not hold `item` back.
+  bool HeldBehindEarlier(const Item& item) const;
   // Sleeps unless a stop is requested first; false if it was.
   bool SleepUnlessStopping(std::chrono::milliseconds duration);
   Status RetryStoreWrite(const std::function<Result<FencedOutcome>()>& write, FencedOutcome* outcome);
@@ -122,7 +125,8 @@ class IdempotentConsumer::Impl {
   std::vector<std::pair<Item*, CompleteRequest>> completing_;
   int store_failures_in_a_row_ = 0;
   Clock::time_point next_sweep_;
-  // Source topics the cluster did not list at the last look (LookForMissingTopics); empty once all exist.
+  // Source topics (names or ^patterns) the cluster did not list at the last look (LookForMissingTopics);
+  // empty once all exist.
   std::set<std::string> missing_topics_;
   bool missing_topics_said_ = false;
   Clock::time_point next_topic_look_;
