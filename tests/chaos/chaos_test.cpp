@@ -5,8 +5,9 @@
 //   - every acknowledged produce is in the log, at the offset its ack named, with its msg-id;
 //   - no (partition, offset) ever shows two different messages across the reads;
 //   - every message sent was acknowledged in the end, and the log holds each msg-id once.
-// Bounded: kMessages messages or kBound, whichever comes first; ONCEMQ_CHAOS_SOAK_SECONDS=N instead keeps
-// sending (and killing) for N seconds (tests/chaos/soak.sh).
+// Bounded: kMessages messages and kMinKills broker kills, or kBound, whichever comes first (a slow restart
+// must not end a run with too few kills); ONCEMQ_CHAOS_SOAK_SECONDS=N instead keeps sending (and killing)
+// for N seconds (tests/chaos/soak.sh).
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -39,6 +40,7 @@ constexpr int kMessages = 6'000;
 constexpr int64_t kRatePerSecond = 500;  // so that the broker dies several times while messages flow
 constexpr auto kBound = seconds(240);
 constexpr auto kKillEvery = seconds(2);
+constexpr int kMinKills = 3;  // a run with fewer proves too little: it goes on until this many
 constexpr int16_t kProduceApi = 0;
 
 // The whole topic as it is now: every partition from its start to its end.
@@ -123,9 +125,9 @@ TEST(ChaosTest, AcknowledgedProducesSurviveLostAcksCutConnectionsAndBrokerKills)
   int kills = 0;
   int n = 0;
   const auto start = Clock::now();
-  while (Clock::now() < end && (soak > 0 || n < kMessages)) {
+  while (Clock::now() < end && (soak > 0 || n < kMessages || kills < kMinKills)) {
     const auto elapsed_ms = std::chrono::duration_cast<milliseconds>(Clock::now() - start).count();
-    while (n < elapsed_ms * kRatePerSecond / 1000) producer.Send(n++);
+    while (n < elapsed_ms * kRatePerSecond / 1000 && (soak > 0 || n < kMessages)) producer.Send(n++);
     producer.Serve(milliseconds(10));
     if (Clock::now() >= next_kill) {
       ASSERT_TRUE(broker.Kill());
@@ -155,7 +157,7 @@ TEST(ChaosTest, AcknowledgedProducesSurviveLostAcksCutConnectionsAndBrokerKills)
   }
   for (size_t i = 0; i < violations.size() && i < 20; ++i) ADD_FAILURE() << violations[i];
   EXPECT_TRUE(violations.empty()) << violations.size() << " violations";
-  EXPECT_GE(kills, 3) << "too few broker kills to mean anything";
+  EXPECT_GE(kills, kMinKills) << "too few broker kills to mean anything";
   const chaos::FaultCounters faults = proxy.Counters();
   std::printf(
       "chaos: %zu messages, %d broker kills, %zu re-sends, %lld lost acks, %lld cuts, %zu log reads\n",

@@ -472,7 +472,9 @@ int HelperMain(int argc, char** argv) {
                                {"client.id", "helper"},
                                {"enable.auto.commit", "false"},
                                {"auto.offset.reset", "earliest"},
-                               {"session.timeout.ms", "3000"},
+                               // Killed on purpose: short enough that the survivor takes over soon, long
+                               // enough that a starved machine does not expire it before the kill.
+                               {"session.timeout.ms", "6000"},
                                {"heartbeat.interval.ms", "500"}},
                               &error);
   if (conf == nullptr || conf->set("rebalance_cb", &rebalance, error) != RdKafka::Conf::CONF_OK) {
@@ -678,7 +680,7 @@ TEST_F(ConsumerGroupTest, KilledMembersUncommittedMessagesGoToTheSurvivor) {
       << error;
   Ledger ledger;
   Member survivor(0, &ledger);
-  ASSERT_TRUE(survivor.Start(broker_->address(), group, topic, {{"session.timeout.ms", "3000"}}, &error))
+  ASSERT_TRUE(survivor.Start(broker_->address(), group, topic, {{"session.timeout.ms", "10000"}}, &error))
       << error;
 
   // Both own a share before anything is produced.

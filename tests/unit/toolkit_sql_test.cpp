@@ -58,7 +58,7 @@ class ToolkitSql : public ::testing::TestWithParam<SqlEngine> {
   void SetUp() override {
     std::string error;
     const std::string uri = testing::NewTestDatabase(GetParam(), &error);
-    if (uri.empty()) GTEST_SKIP() << testing::EngineName(GetParam()) << " is not available: " << error;
+    ASSERT_FALSE(uri.empty()) << testing::EngineName(GetParam()) << " is not available: " << error;
     uri_ = uri;
     Result<std::shared_ptr<SqlDatabase>> db = OpenSqlDatabase(uri);
     ASSERT_TRUE(db.ok()) << db.status().ToString();
