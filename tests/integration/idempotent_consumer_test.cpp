@@ -221,6 +221,42 @@ class Ledger {
   std::map<std::string, std::set<std::string>> by_;
 };
 
+// What a lease-mode handler saw of each key: how often it ran, and the store's clock and the fencing token
+// at its last run.
+class KeyRuns {
+ public:
+  struct Run {
+    int count = 0;
+    int64_t store_time = 0;
+    int64_t token = 0;
+  };
+  // A handler that records each run and succeeds. `store` must outlive it.
+  MessageHandler Recorder(std::shared_ptr<DedupStore> store) {
+    return [this, store](const MessageView&, HandlerContext& context) {
+      const int64_t now = store->NowMs().value();
+      std::lock_guard lock(mu_);
+      Run& run = runs_[std::string(context.key)];
+      ++run.count;
+      run.store_time = now;
+      run.token = context.fencing_token;
+      return Status::Ok();
+    };
+  }
+  size_t Keys() const {
+    std::lock_guard lock(mu_);
+    return runs_.size();
+  }
+  Run Of(const std::string& key) const {
+    std::lock_guard lock(mu_);
+    auto it = runs_.find(key);
+    return it == runs_.end() ? Run{} : it->second;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::string, Run> runs_;
+};
+
 // A consumer running Run() on a thread of its own.
 class RunningConsumer {
  public:
@@ -616,20 +652,13 @@ TEST_F(ConsumerTest, FailingHandlerWalksTheRetryLevelsIntoTheDeadLetterTopic) {
 // behind the later one nor claimed twice (claim, give up, claim again).
 TEST_F(ConsumerTest, ADueRetryCopyIsHandledAheadOfALaterCopyNotDueYet) {
   ASSERT_EQ(CreateTopic(broker_->address(), "billing.retry.1", 1), "");
-  std::mutex mu;
-  std::map<std::string, int64_t> ran_at_ms;  // store clock
   std::shared_ptr<DedupStore> store = OpenStore("sqlite://" + broker_->work_dir() + "/dedup.db");
   ASSERT_NE(store, nullptr);
+  KeyRuns runs;
   RunningConsumer consumer;
   IdempotentConsumerOptions options = BaseOptions(broker_->address(), "billing", "orders");
   options.store = store;
-  ASSERT_EQ(consumer.Start(options,
-                           [&](const MessageView&, HandlerContext& context) {
-                             std::lock_guard lock(mu);
-                             ran_at_ms[std::string(context.key)] = store->NowMs().value();
-                             return Status::Ok();
-                           }),
-            "");
+  ASSERT_EQ(consumer.Start(options, runs.Recorder(store)), "");
   // Every source and retry partition assigned: the copies are fetched as soon as they land.
   const uint64_t all_partitions = kPartitions + options.retry.delays.size();
   ASSERT_TRUE(WaitFor([&] { return consumer.stats().assigned_partitions == all_partitions; }));
@@ -652,9 +681,8 @@ TEST_F(ConsumerTest, ADueRetryCopyIsHandledAheadOfALaterCopyNotDueYet) {
   ASSERT_TRUE(WaitFor([&] { return consumer.stats().handled == 2; })) << consumer.stats().handled;
   consumer.StopAndJoin();
 
-  std::lock_guard lock(mu);
-  EXPECT_LT(ran_at_ms["due"], late_due_ms) << "the due copy waited for the later one";
-  EXPECT_GE(ran_at_ms["late"], late_due_ms) << "the later copy ran before it was due";
+  EXPECT_LT(runs.Of("due").store_time, late_due_ms) << "the due copy waited for the later one";
+  EXPECT_GE(runs.Of("late").store_time, late_due_ms) << "the later copy ran before it was due";
   EXPECT_EQ(consumer.stats().claimed, 2u) << "a key was claimed, given up and claimed again";
   ExpectAllCommitted("billing", "billing.retry.1", 1);
 }
@@ -738,30 +766,12 @@ TEST_F(ConsumerTest, LeaseModeHandlesAKilledConsumersMessageAgainOnlyAfterTheLea
     if (record->has_value()) lease_end[name] = (*record)->lease_until_ms;
   }
 
-  struct Run {
-    int count = 0;
-    int64_t store_time = 0;
-    int64_t token = 0;
-  };
-  std::mutex mu;
-  std::map<std::string, Run> runs;
+  KeyRuns runs;
   RunningConsumer survivor;
   IdempotentConsumerOptions options = BaseOptions(broker_->address(), "billing", "orders");
   options.store = store;
-  ASSERT_EQ(survivor.Start(options,
-                           [&](const MessageView&, HandlerContext& context) {
-                             std::lock_guard lock(mu);
-                             Run& run = runs[std::string(context.key)];
-                             ++run.count;
-                             run.store_time = store->NowMs().value();
-                             run.token = context.fencing_token;
-                             return Status::Ok();
-                           }),
-            "");
-  ASSERT_TRUE(WaitFor([&] {
-    std::lock_guard lock(mu);
-    return runs.size() == 10;
-  }));
+  ASSERT_EQ(survivor.Start(options, runs.Recorder(store)), "");
+  ASSERT_TRUE(WaitFor([&] { return runs.Keys() == 10; }));
   survivor.StopAndJoin();
 
   // The helper ran k0..k3 (its batch's CONSUMED records are written together after the batch, so none
@@ -777,11 +787,11 @@ TEST_F(ConsumerTest, LeaseModeHandlesAKilledConsumersMessageAgainOnlyAfterTheLea
   EXPECT_GE(survivor.stats().delayed_in_progress, 1u) << "no message was held back by the live lease";
   for (int k = 0; k < 10; ++k) {
     const std::string name = "k" + std::to_string(k);
-    ASSERT_EQ(runs[name].count, 1) << name << " lost or run twice by the survivor";
-    EXPECT_GE(runs[name].store_time, lease_end[name])
+    ASSERT_EQ(runs.Of(name).count, 1) << name << " lost or run twice by the survivor";
+    EXPECT_GE(runs.Of(name).store_time, lease_end[name])
         << name << " ran while the killed owner's lease was alive";
   }
-  EXPECT_GT(runs["k3"].token, killed_token);
+  EXPECT_GT(runs.Of("k3").token, killed_token);
   // The helper claimed its whole batch before it died: the survivor took over all ten keys once their
   // leases ran out, each take-over counted once however often a copy came back to find the lease alive.
   EXPECT_EQ(survivor.stats().claimed, 10u);

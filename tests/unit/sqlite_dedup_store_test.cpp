@@ -1,5 +1,6 @@
 // What only the SQLite dedup store has (the shared conformance suite covers the rest): the cost of a
-// CompleteBatch in transactions, which is what fsyncs cost under synchronous=FULL.
+// CompleteBatch in transactions, which is what fsyncs cost under synchronous=FULL, and a clock that is this
+// machine's system clock.
 #include <gtest/gtest.h>
 
 #include <memory>
@@ -8,6 +9,7 @@
 #include <vector>
 
 #include "client/stores/sqlite_dedup_store.h"
+#include "common/clock.h"
 #include "oncemq/dedup_store.h"
 #include "storage_test_util.h"
 
@@ -54,6 +56,20 @@ class SqliteDedupStoreTest : public ::testing::Test {
   storage::test::TempDir dir_;
   std::unique_ptr<SqliteDedupStore> store_;
 };
+
+// The store clock is the system clock's whole milliseconds, as the consumer's own WallMs(): a message due
+// at T (a retry copy's oncemq-deliver-at) and handled at store time T' >= T agree on which came first. The
+// julianday arithmetic it replaced read 1 ms early for about half of all instants.
+TEST_F(SqliteDedupStoreTest, ClockIsTheSystemClocksWholeMilliseconds) {
+  for (int i = 0; i < 2'000; ++i) {
+    const int64_t before = WallMs();
+    Result<int64_t> now = store_->NowMs();
+    const int64_t after = WallMs();
+    ASSERT_TRUE(now.ok()) << now.status().ToString();
+    ASSERT_GE(*now, before) << "read " << i;
+    ASSERT_LE(*now, after) << "read " << i;
+  }
+}
 
 TEST_F(SqliteDedupStoreTest, CompleteBatchIsOneTransactionWhateverItsSize) {
   const std::vector<CompleteRequest> one = ClaimKeys("single-", 1);

@@ -1,5 +1,7 @@
 #include "client/outbox/outbox_dialect.h"
 
+#include "client/sql/sqlite_sql.h"
+
 namespace oncemq::client {
 
 namespace {
@@ -31,7 +33,7 @@ std::vector<std::string> PortableIndexes() {
 
 OutboxDialect Sqlite() {
   OutboxDialect d{.engine = SqlEngine::kSqlite,
-                  .now = "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)",
+                  .now = kSqliteNowMs,
                   .bytes_in = "CAST(? AS BLOB)",
                   .bytes_in_hex = false,
                   .insert_ignore = " ON CONFLICT(msg_id) DO NOTHING",

@@ -44,7 +44,7 @@ std::string StatementText(int which) {
   constexpr std::string_view kTokenChecked =
       " WHERE group_id = ?1 AND dedup_key = ?2 AND fencing_token = ?3 AND state = 'CONSUMING'";
   switch (which) {
-    case 0: return "SELECT CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)";
+    case 0: return std::string("SELECT ") + kSqliteNowMs;
     case 1: return "BEGIN IMMEDIATE";
     case 2: return "COMMIT";
     case 3: return "ROLLBACK";
