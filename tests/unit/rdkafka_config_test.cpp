@@ -82,5 +82,15 @@ TEST(RdKafkaConfig, LibrdkafkaLogLinesGoThroughSpdlog) {
   EXPECT_NE(captured.str().find("session.timeout.ms"), std::string::npos) << captured.str();
 }
 
+TEST(RdKafkaConfig, CooperativeRebalanceOnlyWithTheCooperativeStickyAssignor) {
+  EXPECT_FALSE(UsesCooperativeRebalance({}));  // librdkafka's default: range,roundrobin
+  EXPECT_FALSE(UsesCooperativeRebalance({{"partition.assignment.strategy", "range,roundrobin"}}));
+  EXPECT_FALSE(UsesCooperativeRebalance({{"partition.assignment.strategy", "sticky"}}));
+  EXPECT_TRUE(UsesCooperativeRebalance({{"partition.assignment.strategy", "cooperative-sticky"}}));
+  EXPECT_TRUE(UsesCooperativeRebalance({{"partition.assignment.strategy", " cooperative-sticky "}}));
+  EXPECT_TRUE(UsesCooperativeRebalance({{"partition.assignment.strategy", "range, cooperative-sticky"}}));
+  EXPECT_FALSE(UsesCooperativeRebalance({{"group.protocol.type", "cooperative-sticky"}}));
+}
+
 }  // namespace
 }  // namespace oncemq::client

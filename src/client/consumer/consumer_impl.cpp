@@ -52,6 +52,8 @@ namespace {
 
 constexpr auto kMissingTopicLookEvery = std::chrono::seconds(3);
 constexpr int kMissingTopicLookTimeoutMs = 2'000;
+constexpr auto kLeaveBound = std::chrono::seconds(10);  // the revoke normally comes within a heartbeat
+constexpr int kLeavePollMs = 50;
 
 std::string DefaultOwner() {
   std::array<char, 256> host{};
@@ -127,6 +129,7 @@ Status IdempotentConsumer::Impl::Connect() {
   settings.try_emplace("auto.offset.reset", "earliest");
   auto conf = client::MakeRdKafkaConf(settings);
   if (!conf.ok()) return conf.status();
+  cooperative_ = client::UsesCooperativeRebalance(settings);
   rebalancer_ = std::make_unique<Rebalancer>(this);
   std::string error;
   if ((*conf)->set("rebalance_cb", rebalancer_.get(), error) != RdKafka::Conf::CONF_OK) {
@@ -176,9 +179,28 @@ Status IdempotentConsumer::Impl::Run() {
 
 void IdempotentConsumer::Impl::Shutdown() {
   Commit(/*synchronous=*/true);
+  leaving_ = true;  // every done message is committed: a revoke from here on only gives partitions up
   holds_.clear();
   renewer_.reset();
+  LeaveGroup();
   consumer_->close();
+}
+
+// Leaves the group before close(): unsubscribe, then serve the revoke on this thread (it comes out of
+// consume()) until nothing is assigned, for at most kLeaveBound. close() then has no assignment to take apart
+// and no callback of ours runs inside it. librdkafka 2.0 can abort in close() when the application acts on
+// the group while it terminates (librdkafka issues 4027, 4792: rd_kafka_cgrp_terminated's assertion); a
+// message fetched meanwhile is not handled and not committed, so the next owner gets it.
+void IdempotentConsumer::Impl::LeaveGroup() {
+  if (consumer_->unsubscribe() != RdKafka::ERR_NO_ERROR) return;
+  const auto deadline = Clock::now() + kLeaveBound;
+  while (Clock::now() < deadline) {
+    std::vector<RdKafka::TopicPartition*> assigned;
+    const bool empty = consumer_->assignment(assigned) == RdKafka::ERR_NO_ERROR && assigned.empty();
+    RdKafka::TopicPartition::destroy(assigned);
+    if (empty) return;
+    delete consumer_->consume(kLeavePollMs);
+  }
 }
 
 int64_t IdempotentConsumer::Impl::WallNowMs() const {
@@ -314,12 +336,13 @@ void IdempotentConsumer::Impl::CommitPoints(
   ++counters_->commits;
 }
 
+// Runs inside consume() (and inside close() if the group still changes then): only calls that librdkafka
+// answers on this thread — no rebalance_protocol(), which waits on its main thread (see cooperative_).
 void IdempotentConsumer::Impl::OnRebalance(RdKafka::ErrorCode code,
                                            std::vector<RdKafka::TopicPartition*>& partitions) {
-  const bool cooperative = consumer_->rebalance_protocol() == "COOPERATIVE";
   if (code == RdKafka::ERR__ASSIGN_PARTITIONS) {
     ++counters_->rebalances;
-    if (cooperative) {
+    if (cooperative_) {
       delete consumer_->incremental_assign(partitions);
       counters_->assigned_partitions += partitions.size();
     } else {
@@ -340,8 +363,8 @@ void IdempotentConsumer::Impl::OnRebalance(RdKafka::ErrorCode code,
     if (PartitionHeld(partition)) Resume(partition);
     holds_.erase(partition);
   }
-  if (!consumer_->assignment_lost()) CommitPoints(points, /*synchronous=*/true);
-  if (cooperative) {
+  if (!leaving_ && !consumer_->assignment_lost()) CommitPoints(points, /*synchronous=*/true);
+  if (cooperative_) {
     delete consumer_->incremental_unassign(partitions);
     counters_->assigned_partitions -= std::min<uint64_t>(counters_->assigned_partitions, partitions.size());
   } else {

@@ -103,6 +103,7 @@ class IdempotentConsumer::Impl {
   void MaybeSweep();
   void LookForMissingTopics();
   void Shutdown();
+  void LeaveGroup();
   int64_t WallNowMs() const;
   std::chrono::milliseconds StoreBackoff();
 
@@ -110,6 +111,10 @@ class IdempotentConsumer::Impl {
   MessageHandler handler_;
   std::atomic<bool> stop_{false};
   std::unique_ptr<Counters> counters_;
+  // Whether the group rebalances incrementally, from the configured assignors (rdkafka_config.h).
+  bool cooperative_ = false;
+  // Set once Shutdown() has committed everything done: a revoke then commits nothing.
+  bool leaving_ = false;
 
   class Rebalancer;
   class CommitResults;

@@ -168,4 +168,19 @@ Status CreateMissingTopics(rd_kafka_t* handle, const std::vector<std::string>& n
   return CreateTopicsOnce(handle, refused_config, partitions, timeout, {}, unused);
 }
 
+bool UsesCooperativeRebalance(const std::map<std::string, std::string>& settings) {
+  auto strategy = settings.find("partition.assignment.strategy");
+  if (strategy == settings.end()) return false;  // librdkafka's default: range,roundrobin
+  std::string_view rest = strategy->second;
+  while (!rest.empty()) {
+    const size_t comma = rest.find(',');
+    std::string_view name = rest.substr(0, comma);
+    while (!name.empty() && name.front() == ' ') name.remove_prefix(1);
+    while (!name.empty() && name.back() == ' ') name.remove_suffix(1);
+    if (name == "cooperative-sticky") return true;
+    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+  }
+  return false;
+}
+
 }  // namespace oncemq::client

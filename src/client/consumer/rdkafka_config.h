@@ -24,6 +24,12 @@ Result<std::unique_ptr<RdKafka::Conf>> MakeRdKafkaConf(const std::map<std::strin
 // the producer that shares a consumer's settings: librdkafka would warn about each (CONFWARN) on every start.
 std::map<std::string, std::string> WithoutConsumerOnlySettings(std::map<std::string, std::string> settings);
 
+// Whether a consumer with `settings` rebalances incrementally (COOPERATIVE): its
+// partition.assignment.strategy names cooperative-sticky (librdkafka refuses a mix of eager and cooperative
+// assignors). Read from the settings because rd_kafka_rebalance_protocol() waits on librdkafka's main
+// thread, which a rebalance callback served inside close() can wait on for ever.
+bool UsesCooperativeRebalance(const std::map<std::string, std::string>& settings);
+
 // Creates those of `names` that do not exist, with `partitions` each; existing topics are left as they are.
 // `configs` are set on the new topics; a cluster that refuses one (INVALID_CONFIG: Kafka does not know
 // oncemq's own settings) gets the topics without them. kUnavailable when the cluster does not answer within
