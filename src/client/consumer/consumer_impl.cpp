@@ -194,11 +194,8 @@ void IdempotentConsumer::Impl::Shutdown() {
 void IdempotentConsumer::Impl::LeaveGroup() {
   if (consumer_->unsubscribe() != RdKafka::ERR_NO_ERROR) return;
   const auto deadline = Clock::now() + kLeaveBound;
-  while (Clock::now() < deadline) {
-    std::vector<RdKafka::TopicPartition*> assigned;
-    const bool empty = consumer_->assignment(assigned) == RdKafka::ERR_NO_ERROR && assigned.empty();
-    RdKafka::TopicPartition::destroy(assigned);
-    if (empty) return;
+  // OnRebalance keeps assigned_partitions; asking librdkafka (assignment()) would wait on its main thread.
+  while (counters_->assigned_partitions.load() > 0 && Clock::now() < deadline) {
     delete consumer_->consume(kLeavePollMs);
   }
 }
